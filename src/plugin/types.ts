@@ -1,0 +1,86 @@
+/**
+ * The plugin contract (CoreDNS's plugin.Handler, in TypeScript).
+ *
+ * A handler answers a query by writing to the ResponseWriter and returning the rcode it wrote, or
+ * returns an rcode without writing (SERVFAIL, REFUSED, FORMERR, NOTIMP: see `isClientWrite`) and
+ * the server writes that error reply. A handler that does not answer calls `next`.
+ * The chain is built back to front once per server block at startup/reload, in the fixed order of
+ * src/plugin/order.ts, whatever the Corefile order.
+ */
+import type { Directive, ServerAddress } from '../corefile/types.js';
+import type { Logger } from 'pino';
+import type { Request } from '../server/request.js';
+import type { ResponseWriter } from '../server/response-writer.js';
+
+export interface Handler {
+  readonly name: string;
+  serveDNS(req: Request, w: ResponseWriter): Promise<number>;
+}
+
+/** Wraps the rest of the chain. Receives the next handler (undefined at the end of the chain). */
+export type HandlerFactory = (next: Handler | undefined) => Handler;
+
+/** What setup returns for one directive in one server block. */
+export interface PluginInstance {
+  /** The handler in the query path; plugins such as health or reload have none. */
+  handler?: HandlerFactory;
+  /** For /ready: true when this plugin can serve (e.g. the kubernetes plugin after its first list). */
+  ready?: () => boolean;
+  /** Called after all server blocks are set up and before the listeners open (e.g. start a watch, bind an HTTP port). */
+  start?: () => Promise<void>;
+  /** Called after the listeners open and the server serves (e.g. loop detection). */
+  afterListen?: () => Promise<void>;
+  /** Called when this config is retired (reload or shutdown). Must release every timer, socket and watch. */
+  stop?: () => Promise<void>;
+  /** Optional: the object other plugins may look up by plugin name (e.g. autopath asks for @kubernetes). */
+  exported?: unknown;
+}
+
+/** What a plugin's setup gets besides its directive. */
+export interface SetupContext {
+  /** The Corefile path, for error messages and for resolving relative paths. */
+  corefile: string;
+  /** The server block's addresses (zones and ports). */
+  addresses: ServerAddress[];
+  /** The port the block listens on after defaults are applied. */
+  port: number;
+  /** Directory relative file paths are resolved from (the Corefile's directory). */
+  root: string;
+  logger: Logger;
+  /** Process-wide services shared by every server block and kept across reloads (HTTP listeners, metrics). */
+  process: ProcessServices;
+  /** Instances already set up in this server block, by plugin name (setup runs in plugin order). */
+  siblings: ReadonlyMap<string, PluginInstance>;
+}
+
+/** Services that outlive a single config (so a reload can hand them over). */
+export interface ProcessServices {
+  /** Registers a path on a shared HTTP listener at ADDR (":8080", "localhost:9153"). */
+  http: HttpRegistry;
+  /** Lameduck and shutdown coordination. */
+  lifecycle: Lifecycle;
+  /** -quiet */
+  quiet: boolean;
+}
+
+export interface HttpRoute {
+  (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse): void;
+}
+
+export interface HttpRegistry {
+  /** Adds a route to the listener at addr for the config generation `owner`; returns a function that removes it. */
+  route(addr: string, path: string, handler: HttpRoute): () => void;
+}
+
+export interface Lifecycle {
+  /** Registered lameduck durations; the largest is used on SIGTERM. */
+  setLameduck(ms: number): () => void;
+  /** True once shutdown has begun (health keeps 200 during lameduck, as CoreDNS does). */
+  readonly shuttingDown: boolean;
+}
+
+export interface PluginSetup {
+  readonly name: string;
+  /** Parses the directive (throwing ConfigError with its file/line on bad input) and returns an instance. */
+  setup(directive: Directive, ctx: SetupContext): PluginInstance | Promise<PluginInstance>;
+}
