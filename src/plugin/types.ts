@@ -40,6 +40,8 @@ export interface PluginInstance {
 export interface SetupContext {
   /** The Corefile path, for error messages and for resolving relative paths. */
   corefile: string;
+  /** The Corefile text this config was built from (reload compares against it). */
+  corefileText: string;
   /** The server block's addresses (zones and ports). */
   addresses: ServerAddress[];
   /** The port the block listens on after defaults are applied. */
@@ -61,6 +63,10 @@ export interface ProcessServices {
   lifecycle: Lifecycle;
   /** -quiet */
   quiet: boolean;
+  /** Names of plugins in the serving config that are not ready yet (empty: ready). */
+  notReady(): string[];
+  /** Re-reads the Corefile and hands over to the new config; false (and the old config keeps serving) when it fails. */
+  reload(): Promise<boolean>;
 }
 
 export interface HttpRoute {
@@ -68,19 +74,27 @@ export interface HttpRoute {
 }
 
 export interface HttpRegistry {
-  /** Adds a route to the listener at addr for the config generation `owner`; returns a function that removes it. */
-  route(addr: string, path: string, handler: HttpRoute): () => void;
+  /**
+   * Adds a route on the shared HTTP listener at addr (binding it on first use; listeners survive a
+   * reload while some config still routes on them). Resolves to a function that removes the route.
+   * Rejects with a BIND_FAILED error when the address cannot be bound.
+   */
+  route(addr: string, path: string, handler: HttpRoute): Promise<() => void>;
 }
 
 export interface Lifecycle {
-  /** Registered lameduck durations; the largest is used on SIGTERM. */
+  /** Registers a lameduck duration (health plugin); the largest registered is used on SIGTERM. Returns an unregister function. */
   setLameduck(ms: number): () => void;
-  /** True once shutdown has begun (health keeps 200 during lameduck, as CoreDNS does). */
+  /** True once shutdown has begun: /health stays 200 during lameduck (as CoreDNS), /ready turns 503. */
   readonly shuttingDown: boolean;
 }
 
 export interface PluginSetup {
   readonly name: string;
-  /** Parses the directive (throwing ConfigError with its file/line on bad input) and returns an instance. */
-  setup(directive: Directive, ctx: SetupContext): PluginInstance | Promise<PluginInstance>;
+  /**
+   * Parses this plugin's directives in one server block (all of them, in Corefile order: most plugins
+   * accept one and use `singleDirective`) and returns an instance. Bad input throws ConfigError with
+   * the directive's file and line.
+   */
+  setup(directives: Directive[], ctx: SetupContext): PluginInstance | Promise<PluginInstance>;
 }

@@ -13,12 +13,13 @@ export interface ResponseWriter {
   writeWire(reply: Buffer): void;
   /** True after a reply was written through this writer (or a wrapper of it). */
   readonly written: boolean;
+  /** Bytes of the reply as sent on the wire (after scrubbing); 0 until written. */
+  readonly sentBytes: number;
 }
 
 /** A pass-through wrapper that remembers the rcode and size of what went out. */
 export class ResponseRecorder implements ResponseWriter {
   rcode = -1;
-  size = 0;
   msg: Message | undefined;
   wire: Buffer | undefined;
   private wrote = false;
@@ -27,6 +28,13 @@ export class ResponseRecorder implements ResponseWriter {
 
   get written(): boolean {
     return this.wrote;
+  }
+  get sentBytes(): number {
+    return this.inner.sentBytes;
+  }
+  /** Size of the reply as sent (CoreDNS's {rsize}). */
+  get size(): number {
+    return this.inner.sentBytes;
   }
   writeMsg(reply: Message): void {
     this.wrote = true;
@@ -38,7 +46,6 @@ export class ResponseRecorder implements ResponseWriter {
     this.wrote = true;
     // rcode: low 4 bits of byte 3 (extended rcode bits live in OPT and are rare in wire replies we make)
     this.rcode = reply.length >= 4 ? (reply[3]! & 0x0f) : -1;
-    this.size = reply.length;
     this.wire = reply;
     this.inner.writeWire(reply);
   }

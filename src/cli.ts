@@ -1,0 +1,130 @@
+#!/usr/bin/env node
+/**
+ * clusterdns command line, with CoreDNS's flags:
+ *   -conf FILE     Corefile to load (default ./Corefile)
+ *   -dns.port N    port for server blocks that name none (default 53)
+ *   -version       print the version and exit
+ *   -plugins       list the compiled-in plugins and exit
+ *   -quiet         do not print the startup banner
+ * Go's flag syntax is accepted: -conf FILE, -conf=FILE, --conf FILE.
+ */
+import { createLogger } from './logger.js';
+import { PLUGIN_ORDER } from './plugin/order.js';
+import { allPlugins } from './plugins/index.js';
+import { Supervisor } from './server/supervisor.js';
+import { SERVER_NAME, VERSION } from './version.js';
+import { ClusterDnsError } from './errors.js';
+
+interface CliOptions {
+  conf: string;
+  port: number;
+  version: boolean;
+  plugins: boolean;
+  quiet: boolean;
+}
+
+export function parseArgs(argv: string[]): CliOptions {
+  const o: CliOptions = { conf: 'Corefile', port: 53, version: false, plugins: false, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i]!;
+    const m = /^--?([\w.]+)(?:=(.*))?$/.exec(raw);
+    if (!m) throw new Error(`unexpected argument ${JSON.stringify(raw)}`);
+    const name = m[1]!;
+    const value = (): string => {
+      if (m[2] !== undefined) return m[2];
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`flag needs an argument: -${name}`);
+      return v;
+    };
+    switch (name) {
+      case 'conf': o.conf = value(); break;
+      case 'dns.port': {
+        const v = value();
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > 65535) throw new Error(`invalid value ${JSON.stringify(v)} for flag -dns.port: expected a port 0-65535`);
+        o.port = n;
+        break;
+      }
+      case 'version': o.version = true; break;
+      case 'plugins': o.plugins = true; break;
+      case 'quiet': o.quiet = true; break;
+      case 'h': case 'help':
+        process.stdout.write(usage());
+        process.exit(0);
+      default:
+        throw new Error(`flag provided but not defined: -${name}`);
+    }
+  }
+  return o;
+}
+
+function usage(): string {
+  return `Usage of ${SERVER_NAME}:\n  -conf string\n    \tCorefile to load (default "Corefile")\n  -dns.port string\n    \tDefault port (default "53")\n  -plugins\n    \tList installed plugins\n  -quiet\n    \tQuiet mode (no initialization output)\n  -version\n    \tShow version\n`;
+}
+
+async function main(): Promise<void> {
+  let opts: CliOptions;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n${usage()}`);
+    process.exit(2);
+  }
+  const banner = `${SERVER_NAME}-${VERSION}\n${process.platform}/${process.arch}, node ${process.version}\n`;
+  if (opts.version) {
+    process.stdout.write(banner);
+    return;
+  }
+  const plugins = allPlugins();
+  if (opts.plugins) {
+    process.stdout.write('Server types:\n  dns\n\nCaddyfile loaders:\n  flag\n  default\n\nOther plugins:\n');
+    for (const name of PLUGIN_ORDER) if (plugins.has(name)) process.stdout.write(`  dns.${name}\n`);
+    return;
+  }
+
+  const logger = createLogger();
+  const supervisor = new Supervisor({
+    corefilePath: opts.conf,
+    defaultPort: opts.port,
+    plugins,
+    logger,
+    quiet: opts.quiet,
+    print: (line) => process.stdout.write(`${line}\n`),
+  });
+  try {
+    await supervisor.start();
+  } catch (err) {
+    const msg = err instanceof ClusterDnsError ? err.message : (err as Error).stack ?? String(err);
+    process.stderr.write(`Error: ${msg}\n`);
+    logger.flush();
+    process.exit(1);
+  }
+  if (!opts.quiet) process.stdout.write(banner);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, `[INFO] ${signal}: Shutting down`);
+    supervisor
+      .shutdown()
+      .then(() => {
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  // CoreDNS reloads on SIGUSR1.
+  process.on('SIGUSR1', () => void supervisor.reload());
+  // Never let one stray error take the DNS service down; it is logged and counted where it happens.
+  process.on('uncaughtException', (err) => logger.error({ err }, 'uncaught exception'));
+  process.on('unhandledRejection', (err) => logger.error({ err }, 'unhandled rejection'));
+}
+
+void main();

@@ -1,0 +1,26 @@
+/** Building and walking the plugin chain (CoreDNS's plugin.NextOrFailure and plugin.ClientWrite). */
+import { Rcode } from '../dns/constants.js';
+import type { Handler, HandlerFactory } from './types.js';
+import type { Request } from '../server/request.js';
+import type { ResponseWriter } from '../server/response-writer.js';
+
+/**
+ * True when the rcode means the handler has not written a reply and the server must write one.
+ * (CoreDNS: plugin.ClientWrite.)
+ */
+export function isClientWrite(rcode: number): boolean {
+  return !(rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED || rcode === Rcode.FORMERR || rcode === Rcode.NOTIMP);
+}
+
+/** Calls the next handler, or answers SERVFAIL when the chain ends here (a misconfigured chain). */
+export function nextOrFailure(pluginName: string, next: Handler | undefined, req: Request, w: ResponseWriter): Promise<number> {
+  if (next) return next.serveDNS(req, w);
+  return Promise.resolve(Rcode.SERVFAIL);
+}
+
+/** Builds the chain back to front from factories already sorted in plugin order. */
+export function buildChain(factories: HandlerFactory[]): Handler | undefined {
+  let next: Handler | undefined;
+  for (let i = factories.length - 1; i >= 0; i--) next = factories[i]!(next);
+  return next;
+}

@@ -1,0 +1,87 @@
+/**
+ * Turns one raw query into one reply: strict parse, route to the server block whose zone is the
+ * longest suffix of the name, run that block's chain, write the error reply when the chain did
+ * not. Knows nothing of sockets: transports call `handle` with a send function.
+ */
+import type { Logger } from 'pino';
+import { Rcode } from '../dns/constants.js';
+import { parseQuery } from '../dns/query-parser.js';
+import { replyTo } from '../dns/message.js';
+import { isClientWrite } from '../plugin/chain.js';
+import type { Handler } from '../plugin/types.js';
+import { BaseWriter, type SendFn } from './base-writer.js';
+import { malformedTotal, panicsTotal } from './metrics.js';
+import { Request, type RequestOrigin } from './request.js';
+
+export interface ZoneRoute {
+  /** Canonical zone ("cluster.local.", "."). */
+  zone: string;
+  /** The server block's chain; undefined for a block with no query plugins (answers SERVFAIL, as CoreDNS). */
+  chain: Handler | undefined;
+}
+
+export class Dispatcher {
+  private readonly zones = new Map<string, ZoneRoute>();
+
+  constructor(routes: ZoneRoute[], private readonly logger: Logger) {
+    for (const r of routes) this.zones.set(r.zone, r);
+  }
+
+  /** The route whose zone is the longest suffix of the canonical name, if any. */
+  route(name: string): ZoneRoute | undefined {
+    let n = name;
+    for (;;) {
+      const r = this.zones.get(n);
+      if (r) return r;
+      if (n === '.') return undefined;
+      const dot = n.indexOf('.');
+      n = dot === n.length - 1 ? '.' : n.slice(dot + 1);
+    }
+  }
+
+  async handle(buf: Buffer, origin: RequestOrigin, send: SendFn): Promise<void> {
+    const parsed = parseQuery(buf);
+    if ('kind' in parsed) {
+      if (parsed.kind === 'drop') {
+        malformedTotal.inc({ action: 'drop' });
+        return;
+      }
+      malformedTotal.inc({ action: parsed.kind });
+      send(errorHeader(buf, parsed.kind === 'notimp' ? Rcode.NOTIMP : Rcode.FORMERR));
+      return;
+    }
+    const req = new Request(parsed.msg, origin, buf);
+    const w = new BaseWriter(req, send);
+    const route = this.route(req.name);
+    if (!route) {
+      w.writeMsg(replyTo(req.msg, Rcode.REFUSED));
+      return;
+    }
+    req.zone = route.zone;
+    let rcode: number;
+    try {
+      rcode = route.chain ? await route.chain.serveDNS(req, w) : Rcode.SERVFAIL;
+    } catch (err) {
+      // CoreDNS recovers panics per query: count it, answer SERVFAIL, keep serving.
+      panicsTotal.inc();
+      this.logger.error({ err, name: req.qname, qtype: req.qtype }, 'plugin error while serving query');
+      rcode = Rcode.SERVFAIL;
+    }
+    if (!w.written && !isClientWrite(rcode)) w.writeMsg(replyTo(req.msg, rcode));
+    else if (!w.written) {
+      // A handler returned success without writing: a plugin bug. Answer SERVFAIL rather than leave the client waiting.
+      this.logger.error({ name: req.qname, rcode }, 'plugin returned without writing a reply');
+      w.writeMsg(replyTo(req.msg, Rcode.SERVFAIL));
+    }
+  }
+}
+
+/** A 12-byte reply (ID and opcode and RD copied, QR set, no sections) for queries we could not parse. */
+function errorHeader(query: Buffer, rcode: number): Buffer {
+  const out = Buffer.alloc(12);
+  out[0] = query[0]!;
+  out[1] = query[1]!;
+  out[2] = 0x80 | (query[2]! & 0x79); // QR, opcode, RD kept; AA, TC cleared
+  out[3] = rcode & 0x0f;
+  return out;
+}
