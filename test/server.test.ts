@@ -165,8 +165,8 @@ test.:${port} {
 
 describe('Corefile errors', () => {
   const cases: Array<{ name: string; corefile: string; expect: RegExp }> = [
-    { name: 'unknown directive names its line', corefile: '.:0 {\n    whoami\n    frobnicate\n}\n', expect: /Corefile:3 - .*unknown directive 'frobnicate'/ },
-    { name: 'unclosed block', corefile: '.:0 {\n    whoami\n', expect: /Corefile:\d+ - / },
+    { name: 'unknown directive names its line', corefile: '. {\n    whoami\n    frobnicate\n}\n', expect: /Corefile:3 - .*unknown directive 'frobnicate'/ },
+    { name: 'unclosed block', corefile: '. {\n    whoami\n', expect: /Corefile:\d+ - / },
     { name: 'bad plugin argument names the plugin', corefile: 'example.org {\n    whoami\n    health :8080 extra\n}\n', expect: /Corefile:3 - .*plugin\/health/ },
     { name: 'bad lameduck duration', corefile: 'example.org {\n    health {\n        lameduck forever\n    }\n}\n', expect: /Corefile:3 - / },
   ];
