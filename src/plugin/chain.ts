@@ -18,9 +18,24 @@ export function nextOrFailure(pluginName: string, next: Handler | undefined, req
   return Promise.resolve(Rcode.SERVFAIL);
 }
 
-/** Builds the chain back to front from factories already sorted in plugin order. */
+/**
+ * Builds the chain back to front from factories already sorted in plugin order. Each handler is
+ * wrapped once so that the innermost plugin that wrote the reply is remembered on the request
+ * (the `plugin` label of coredns_dns_responses_total).
+ */
 export function buildChain(factories: HandlerFactory[]): Handler | undefined {
   let next: Handler | undefined;
-  for (let i = factories.length - 1; i >= 0; i--) next = factories[i]!(next);
+  for (let i = factories.length - 1; i >= 0; i--) next = attributeWrites(factories[i]!(next));
   return next;
+}
+
+function attributeWrites(h: Handler): Handler {
+  return {
+    name: h.name,
+    async serveDNS(req, w) {
+      const rcode = await h.serveDNS(req, w);
+      if (req.writtenBy === undefined && w.written) req.writtenBy = h.name;
+      return rcode;
+    },
+  };
 }

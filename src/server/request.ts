@@ -25,6 +25,8 @@ export class Request {
   readonly qclass: number;
   /** The server block zone this query was routed to (set by the server before the chain runs). */
   zone = '.';
+  /** The plugin that wrote the reply (set by the chain; the metrics plugin's `plugin` label). */
+  writtenBy: string | undefined;
 
   constructor(
     /** The decoded query. Plugins that rewrite the question make a new Request with `withQuestion`. */
