@@ -67,6 +67,11 @@ export interface ProcessServices {
   notReady(): string[];
   /** Re-reads the Corefile and hands over to the new config; false (and the old config keeps serving) when it fails. */
   reload(): Promise<boolean>;
+  /**
+   * Resolves a name through the serving config's chains on `port` (CoreDNS's pkg/upstream), e.g. to
+   * chase an ExternalName's CNAME target. Pass the request that triggered it so nesting is bounded.
+   */
+  resolve(port: number, name: string, type: number, parent: Request): Promise<import('../dns/message.js').Message>;
 }
 
 export interface HttpRoute {

@@ -4,14 +4,16 @@
  * not. Knows nothing of sockets: transports call `handle` with a send function.
  */
 import type { Logger } from 'pino';
-import { Rcode } from '../dns/constants.js';
+import { Rcode, RRClass } from '../dns/constants.js';
+import { decodeMessage } from '../dns/decode.js';
 import { parseQuery } from '../dns/query-parser.js';
-import { replyTo } from '../dns/message.js';
+import { emptyHeader, replyTo, type Message } from '../dns/message.js';
 import { isClientWrite } from '../plugin/chain.js';
 import type { Handler } from '../plugin/types.js';
 import { BaseWriter, type SendFn } from './base-writer.js';
 import { malformedTotal, panicsTotal } from './metrics.js';
 import { Request, type RequestOrigin } from './request.js';
+import type { ResponseWriter } from './response-writer.js';
 
 export interface ZoneRoute {
   /** Canonical zone ("cluster.local.", "."). */
@@ -36,6 +38,36 @@ export class Dispatcher {
       if (n === '.') return undefined;
       const dot = n.indexOf('.');
       n = dot === n.length - 1 ? '.' : n.slice(dot + 1);
+    }
+  }
+
+  /**
+   * Resolves a name through this listener's own chains, as CoreDNS's pkg/upstream does: used to
+   * chase a CNAME (ExternalName) target to A/AAAA. Resolves SERVFAIL past MAX_INTERNAL_DEPTH.
+   */
+  async resolveInternal(name: string, type: number, parent: RequestOrigin): Promise<Message> {
+    const depth = (parent.depth ?? 0) + 1;
+    const query: Message = { ...emptyHeader(0), rd: true, questions: [{ name, type, class: RRClass.IN }], answers: [], authorities: [], additionals: [] };
+    if (depth > MAX_INTERNAL_DEPTH) return replyTo(query, Rcode.SERVFAIL);
+    const origin: RequestOrigin = { ...parent, transport: 'tcp', depth };
+    const req = new Request(query, origin);
+    let reply: Message | undefined;
+    const w: ResponseWriter = {
+      get written() { return reply !== undefined; },
+      get sentBytes() { return 0; },
+      writeMsg(m) { reply ??= m; },
+      writeWire(b) { reply ??= decodeMessage(b); },
+    };
+    const route = this.route(req.name);
+    if (!route?.chain) return replyTo(query, Rcode.REFUSED);
+    req.zone = route.zone;
+    try {
+      const rcode = await route.chain.serveDNS(req, w);
+      return reply ?? replyTo(query, isClientWrite(rcode) ? Rcode.SERVFAIL : rcode);
+    } catch (err) {
+      panicsTotal.inc();
+      this.logger.error({ err, name, type }, 'plugin error during internal lookup');
+      return replyTo(query, Rcode.SERVFAIL);
     }
   }
 
@@ -75,6 +107,9 @@ export class Dispatcher {
     }
   }
 }
+
+/** Internal lookups nest at most this deep (a CNAME chain that loops through ExternalNames stops here). */
+export const MAX_INTERNAL_DEPTH = 8;
 
 /** A 12-byte reply (ID and opcode and RD copied, QR set, no sections) for queries we could not parse. */
 function errorHeader(query: Buffer, rcode: number): Buffer {

@@ -16,6 +16,8 @@ export interface RequestOrigin {
   server: string;
   /** The most we ever send over UDP, whatever the client advertises (default 1232). */
   udpSizeCap?: number;
+  /** How many internal lookups (CNAME chasing through our own chain) led to this request; 0 from the wire. */
+  depth?: number;
 }
 
 export class Request {

@@ -7,6 +7,8 @@ import type { Logger } from 'pino';
 import { parseCorefile } from '../corefile/parser.js';
 import { ClusterDnsError, ErrorCodes } from '../errors.js';
 import type { Lifecycle, PluginSetup, ProcessServices } from '../plugin/types.js';
+import { Rcode } from '../dns/constants.js';
+import { emptyHeader, replyTo } from '../dns/message.js';
 import { Generation } from './generation.js';
 import { SharedHttp } from './http-registry.js';
 import { PortListener } from './listener.js';
@@ -58,6 +60,11 @@ export class Supervisor {
       quiet: opts.quiet,
       notReady: () => (this.generation ? this.generation.notReady() : ['server']),
       reload: () => this.reload(),
+      resolve: (port, name, type, parent) => {
+        const d = this.generation?.dispatchers.get(port);
+        if (!d) return Promise.resolve(replyTo({ ...emptyHeader(0), questions: [{ name, type, class: 1 }], answers: [], authorities: [], additionals: [] }, Rcode.SERVFAIL));
+        return d.resolveInternal(name, type, parent.origin);
+      },
     };
   }
 
