@@ -1,10 +1,10 @@
 /** The process logger (pino). Plugins get a child with `plugin` bound; CoreDNS-style text lives in `msg`. */
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { pino, destination, stdTimeFunctions, type Logger, type DestinationStream } from 'pino';
 
 export function createLogger(opts: { level?: string; destination?: DestinationStream } = {}): Logger {
   const level = opts.level ?? process.env.CLUSTERDNS_LOG_LEVEL ?? 'info';
   // Asynchronous, buffered stdout: the log plugin writes a line per query and a synchronous write
   // per line would put a syscall on the hot path. The buffer is flushed on exit (see cli.ts).
-  const dest = opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  return pino({ level, base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+  const dest = opts.destination ?? destination({ dest: 1, sync: false, minLength: 4096 });
+  return pino({ level, base: undefined, timestamp: stdTimeFunctions.isoTime }, dest);
 }

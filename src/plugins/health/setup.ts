@@ -1,4 +1,4 @@
-import { DirectiveReader, parseDuration } from '../../corefile/directive-reader.js';
+import { DirectiveReader } from '../../corefile/directive-reader.js';
 import { singleDirective } from '../../plugin/single.js';
 import type { PluginSetup } from '../../plugin/types.js';
 import { parseHttpAddress } from '../../server/http-registry.js';

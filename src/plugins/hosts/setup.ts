@@ -15,7 +15,7 @@ export const hosts: PluginSetup = {
   name: 'hosts',
   setup(directives, ctx) {
     const r = new DirectiveReader(singleDirective('hosts', directives), 'hosts');
-    const [fileArg, ...zoneArgs] = r.args(0);
+    const [fileArg, ...zoneArgs] = r.args(0, Infinity);
     const file = fileArg === undefined ? '/etc/hosts' : path.resolve(ctx.root, fileArg);
     const zones = pluginZones(zoneArgs, ctx.addresses);
     let ttl = 3600;

@@ -13,7 +13,7 @@ export const log: PluginSetup = {
   name: 'log',
   setup(directives, ctx) {
     const r = new DirectiveReader(singleDirective('log', directives), 'log');
-    const args = r.args(0);
+    const args = r.args(0, Infinity);
     let format = COMMON_FORMAT;
     const names: string[] = [];
     for (const a of args) {
@@ -26,7 +26,7 @@ export const log: PluginSetup = {
     for (const child of r.block()) {
       if (child.name !== 'class') r.unknownProperty(child);
       const c = new DirectiveReader(child, 'log');
-      for (const cls of c.args(1)) {
+      for (const cls of c.args(1, Infinity)) {
         if (!['all', 'success', 'denial', 'error'].includes(cls)) throw c.error(`unknown class ${JSON.stringify(cls)}: expected all, success, denial or error`);
         classes.add(cls as LogClass);
       }
