@@ -1,0 +1,65 @@
+# clusterdns container image: a drop-in for the CoreDNS image in kube-system.
+#
+#   docker build -t clusterdns:0.1.0 .
+#
+# Base image: the official Node.js image, Debian 12 "slim" variant, for every
+# stage, pinned to a Node patch release. Release builds should pin the digest
+# as well, resolved at release time (nothing here can look digests up):
+#   docker build --build-arg NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest> .
+# Why not gcr.io/distroless/nodejs20-debian12:nonroot: distroless publishes only
+# moving tags (`nonroot`, `latest`), so it can be pinned by digest alone, and
+# its Node release drifts from the one we build and test with. The same image
+# in every stage gives the exact Node/glibc we build with, and we strip npm,
+# corepack, yarn and setuid bits from the runtime stage to get close to
+# distroless's attack surface. See deploy/README.md.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+
+# ---- build: compile TypeScript to dist/ -------------------------------------
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: no runtime dependency has an install script (only esbuild,
+# a dev dependency of tsx, which the build doesn't use); the test
+# test/deploy.test.ts fails if a runtime dependency gains one.
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- prod-deps: runtime node_modules only -----------------------------------
+FROM ${NODE_IMAGE} AS prod-deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+# ---- runtime ------------------------------------------------------------------
+FROM ${NODE_IMAGE} AS runtime
+# Nothing at run time needs npm/corepack/yarn; setuid/setgid bits are useless
+# to a non-root process (and blocked by allowPrivilegeEscalation: false
+# anyway). 65532 is the "nonroot" uid of distroless and of the CoreDNS image,
+# and the runAsUser of deploy/deployment.yaml.
+RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
+        /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
+ && find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
+ && groupadd --system --gid 65532 nonroot \
+ && useradd --system --uid 65532 --gid 65532 --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
+ENV NODE_ENV=production
+WORKDIR /app
+# package.json is needed at run time: its "type": "module" makes dist/*.js ESM.
+COPY package.json ./
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+# Files stay root-owned and read-only to the server; the pod also runs with
+# readOnlyRootFilesystem. Numeric USER so kubelet can verify runAsNonRoot.
+USER 65532:65532
+# Relative paths in a Corefile resolve against the working directory; CoreDNS's
+# image runs in /, so do we.
+WORKDIR /
+# Port 53 as non-root: the image sets no file capabilities on node. In
+# Kubernetes the pod sets net.ipv4.ip_unprivileged_port_start=53 (see
+# deploy/deployment.yaml and deploy/README.md); `docker run` and Podman already
+# default that sysctl to 0 in a container's network namespace.
+EXPOSE 53/udp 53/tcp 9153/tcp 8080/tcp 8181/tcp
+ENTRYPOINT ["node", "/app/dist/cli.js"]
+CMD ["-conf", "/etc/coredns/Corefile"]
