@@ -157,7 +157,7 @@ export class Supervisor {
     } catch (err) {
       throw new ClusterDnsError(ErrorCodes.COREFILE_IO, `${file}: ${(err as NodeJS.ErrnoException).code ?? ''} cannot read the Corefile`, { cause: err });
     }
-    const corefile = parseCorefile(text, file);
+    const corefile = parseCorefile(text, file, { defaultPort: this.opts.defaultPort, onWarning: (w) => this.opts.logger.warn(`${w.file}:${w.line} - ${w.message}`) });
     const g = await Generation.build({
       corefile,
       corefileText: text,
