@@ -2,16 +2,18 @@
 import type { PluginSetup } from '../plugin/types.js';
 import { cache } from './cache/setup.js';
 import { errors } from './errors/setup.js';
+import { forward } from './forward/setup.js';
 import { health } from './health/setup.js';
 import { hosts } from './hosts/setup.js';
 import { loadbalance } from './loadbalance/setup.js';
 import { log } from './log/setup.js';
+import { loop } from './loop/setup.js';
 import { prometheus } from './prometheus/setup.js';
 import { ready } from './ready/setup.js';
 import { reload } from './reload/setup.js';
 import { whoami } from './whoami/setup.js';
 
 export function allPlugins(): Map<string, PluginSetup> {
-  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami];
+  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop];
   return new Map(list.map((p) => [p.name, p]));
 }
