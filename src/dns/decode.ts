@@ -245,6 +245,8 @@ function readKnown(name: string, type: number, klass: number, ttl: number, p: nu
       const flags = b[p]!;
       const tl = b[p + 1]!;
       if (tl === 0 || p + 2 + tl > end) fail('CAA tag length out of range', p);
+      // RFC 8659 tags are 1..15 letters and digits; anything else stays raw so it re-encodes as sent.
+      if (tl > 15) return undefined;
       for (let i = p + 2; i < p + 2 + tl; i++) {
         const c = b[i]!;
         const alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
