@@ -48,6 +48,15 @@ export const reload: PluginSetup = {
   },
 };
 
+/**
+ * Parses as the supervisor will, except for the duplicate-key check between keys with and without
+ * a port, which depends on -dns.port (unknown here): port 0 never equals a written port, so only
+ * the supervisor decides those (and counts the failure).
+ */
+function parse(text: string, file: string): Corefile {
+  return parseCorefile(text, file, { defaultPort: 0, onWarning: () => {} });
+}
+
 /** The poller of the serving configuration, per process. */
 const owners = new WeakMap<ProcessServices, CorefilePoller>();
 
@@ -68,7 +77,7 @@ export class CorefilePoller {
     owners.get(this.process)?.halt();
     owners.set(this.process, this);
     try {
-      this.hash = corefileHash(parseCorefile(this.runningText, this.file));
+      this.hash = corefileHash(parse(this.runningText, this.file));
     } catch {
       // It parsed when this configuration was built; an import that has gone since only means the next check reloads.
       this.hash = '';
@@ -108,7 +117,7 @@ export class CorefilePoller {
     }
     let hash: string;
     try {
-      hash = corefileHash(parseCorefile(text, this.file));
+      hash = corefileHash(parse(text, this.file));
     } catch (err) {
       this.logger.warn(`plugin/reload: Corefile parse failed: ${(err as Error).message}`);
       return;
