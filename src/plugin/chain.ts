@@ -12,6 +12,13 @@ export function isClientWrite(rcode: number): boolean {
   return !(rcode === Rcode.SERVFAIL || rcode === Rcode.REFUSED || rcode === Rcode.FORMERR || rcode === Rcode.NOTIMP);
 }
 
+/**
+ * Returned by a handler that deliberately sends no reply at all (acl `drop`): the server writes
+ * nothing and the client times out. Negative so it is never mistaken for an rcode; `isClientWrite`
+ * is true for it, so wrapping plugins pass it up untouched as they do for a written reply.
+ */
+export const NO_REPLY = -1;
+
 /** Calls the next handler, or answers SERVFAIL when the chain ends here (a misconfigured chain). */
 export function nextOrFailure(pluginName: string, next: Handler | undefined, req: Request, w: ResponseWriter): Promise<number> {
   if (next) return next.serveDNS(req, w);

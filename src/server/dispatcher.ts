@@ -8,7 +8,7 @@ import { Rcode, RRClass } from '../dns/constants.js';
 import { decodeMessage } from '../dns/decode.js';
 import { parseQuery } from '../dns/query-parser.js';
 import { emptyHeader, replyTo, type Message } from '../dns/message.js';
-import { isClientWrite } from '../plugin/chain.js';
+import { isClientWrite, NO_REPLY } from '../plugin/chain.js';
 import type { Handler } from '../plugin/types.js';
 import { BaseWriter, type SendFn } from './base-writer.js';
 import { malformedTotal, panicsTotal } from './metrics.js';
@@ -99,6 +99,7 @@ export class Dispatcher {
       this.logger.error({ err, name: req.qname, qtype: req.qtype }, 'plugin error while serving query');
       rcode = Rcode.SERVFAIL;
     }
+    if (rcode === NO_REPLY && !w.written) return; // dropped on purpose (acl drop)
     if (!w.written && !isClientWrite(rcode)) w.writeMsg(replyTo(req.msg, rcode));
     else if (!w.written) {
       // A handler returned success without writing: a plugin bug. Answer SERVFAIL rather than leave the client waiting.
