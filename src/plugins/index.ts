@@ -1,5 +1,6 @@
 /** Every compiled-in plugin, by name. Execution order is src/plugin/order.ts, not this list. */
 import type { PluginSetup } from '../plugin/types.js';
+import { acl } from './acl/setup.js';
 import { any } from './any/setup.js';
 import { cache } from './cache/setup.js';
 import { chaos } from './chaos/setup.js';
@@ -15,9 +16,10 @@ import { nsid } from './nsid/setup.js';
 import { prometheus } from './prometheus/setup.js';
 import { ready } from './ready/setup.js';
 import { reload } from './reload/setup.js';
+import { rewrite } from './rewrite/setup.js';
 import { whoami } from './whoami/setup.js';
 
 export function allPlugins(): Map<string, PluginSetup> {
-  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal];
+  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl];
   return new Map(list.map((p) => [p.name, p]));
 }
