@@ -22,6 +22,8 @@ export interface SeenQuery {
   name: string;
   type: number;
   transport: 'udp' | 'tcp';
+  /** The client's source port. */
+  port: number;
   id: number;
   rd: boolean;
   edns: boolean;
@@ -56,6 +58,8 @@ export class UpstreamServer {
   records: ResourceRecord[];
   fault: Faults = {};
   readonly queries: SeenQuery[] = [];
+  /** TCP connections accepted so far. */
+  tcpConnections = 0;
   private udp: dgram.Socket | undefined;
   private tcp: net.Server | undefined;
   private readonly conns = new Set<net.Socket>();
@@ -110,7 +114,7 @@ export class UpstreamServer {
       udp.bind(this.port, this.host, () => resolve());
     });
     udp.on('error', () => { /* a client went away */ });
-    udp.on('message', (msg, rinfo) => this.handle(msg, 'udp', (out) => udp.send(out, rinfo.port, rinfo.address)));
+    udp.on('message', (msg, rinfo) => this.handle(msg, 'udp', rinfo.port, (out) => udp.send(out, rinfo.port, rinfo.address)));
   }
 
   /** Closes both sockets and every TCP connection: the port refuses until restart(). */
@@ -135,6 +139,7 @@ export class UpstreamServer {
 
   private serveTcp(c: net.Socket): void {
     this.conns.add(c);
+    this.tcpConnections++;
     c.on('close', () => this.conns.delete(c));
     c.on('error', () => c.destroy());
     let buf = Buffer.alloc(0);
@@ -144,7 +149,7 @@ export class UpstreamServer {
         const len = buf.readUInt16BE(0);
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
-        this.handle(msg, 'tcp', (out) => {
+        this.handle(msg, 'tcp', c.remotePort ?? 0, (out) => {
           if (c.destroyed) return;
           const h = Buffer.alloc(2);
           h.writeUInt16BE(out.length);
@@ -154,7 +159,7 @@ export class UpstreamServer {
     });
   }
 
-  private handle(wire: Buffer, transport: 'udp' | 'tcp', send: (b: Buffer) => void): void {
+  private handle(wire: Buffer, transport: 'udp' | 'tcp', port: number, send: (b: Buffer) => void): void {
     let query: Message;
     try {
       query = decodeMessage(wire);
@@ -163,7 +168,7 @@ export class UpstreamServer {
     }
     const q = query.questions[0];
     if (!q) return;
-    const seen: SeenQuery = { name: q.name, type: q.type, transport, id: query.id, rd: query.rd, edns: query.edns !== undefined, at: Date.now() };
+    const seen: SeenQuery = { name: q.name, type: q.type, transport, port, id: query.id, rd: query.rd, edns: query.edns !== undefined, at: Date.now() };
     this.queries.push(seen);
     const f = this.fault;
     if (f.drop === true || (typeof f.drop === 'function' && f.drop(seen))) return;

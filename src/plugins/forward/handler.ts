@@ -24,7 +24,7 @@ import { Rcode, RRClass, typeToString } from '../../dns/constants.js';
 import { decodeMessage } from '../../dns/decode.js';
 import { encodeMessage } from '../../dns/encode.js';
 import { emptyHeader, type Message } from '../../dns/message.js';
-import { isSubdomain } from '../../dns/names.js';
+import { canonicalName, isSubdomain } from '../../dns/names.js';
 import { isClientWrite, nextOrFailure } from '../../plugin/chain.js';
 import type { Handler } from '../../plugin/types.js';
 import type { Request } from '../../server/request.js';
@@ -121,9 +121,10 @@ export class Forwarder {
    * max_concurrent is reached.
    */
   async query(name: string, type: number): Promise<Message> {
+    const absolute = canonicalName(name) === name.toLowerCase() ? name : `${name}.`;
     const msg: Message = {
       ...emptyHeader(0), rd: true,
-      questions: [{ name, type, class: RRClass.IN }], answers: [], authorities: [], additionals: [],
+      questions: [{ name: absolute, type, class: RRClass.IN }], answers: [], authorities: [], additionals: [],
       edns: { udpSize: 1232, version: 0, do: false, options: [] },
     };
     const wire = encodeMessage(msg);
