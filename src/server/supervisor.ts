@@ -31,6 +31,13 @@ export interface SupervisorOptions {
 /** In-flight queries on a retired config get this long to finish before its plugins stop. */
 const RETIRE_GRACE_MS = 5000;
 
+/**
+ * A reloaded config takes over once its plugins report ready (kubernetes: first list synced) — the
+ * old one keeps answering meanwhile — or after this long anyway, as CoreDNS's kubernetes plugin
+ * stops waiting for its first sync after 5 s.
+ */
+const READY_WAIT_MS = 5000;
+
 export class Supervisor {
   readonly http: SharedHttp;
   private readonly listeners = new Map<number, PortListener>();
@@ -102,6 +109,11 @@ export class Supervisor {
       try {
         next = await this.build();
         await next.start();
+        await this.untilReady(next);
+        if (this.shutting) {
+          await next.stop();
+          return false;
+        }
       } catch (err) {
         reloadFailedTotal.inc();
         this.opts.logger.error({ err: describe(err) }, `plugin/reload: Corefile changed but reload failed: ${describe(err).message}`);
@@ -133,6 +145,17 @@ export class Supervisor {
     const p = (this.reloading ?? Promise.resolve(true)).then(run, run);
     this.reloading = p;
     return p;
+  }
+
+  private async untilReady(g: Generation): Promise<void> {
+    const deadline = Date.now() + READY_WAIT_MS;
+    while (g.notReady().length > 0 && !this.shutting) {
+      if (Date.now() >= deadline) {
+        this.opts.logger.warn(`plugin/reload: new configuration still not ready after ${READY_WAIT_MS / 1000}s (${g.notReady().join(', ')}): switching to it anyway`);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** SIGTERM: keep answering for the lameduck time (/ready turns 503 meanwhile), then close everything. */
