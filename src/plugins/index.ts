@@ -5,6 +5,7 @@ import { any } from './any/setup.js';
 import { cache } from './cache/setup.js';
 import { chaos } from './chaos/setup.js';
 import { errors } from './errors/setup.js';
+import { file } from './file/setup.js';
 import { forward } from './forward/setup.js';
 import { health } from './health/setup.js';
 import { hosts } from './hosts/setup.js';
