@@ -21,6 +21,6 @@ import { rewrite } from './rewrite/setup.js';
 import { whoami } from './whoami/setup.js';
 
 export function allPlugins(): Map<string, PluginSetup> {
-  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl];
+  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl, file];
   return new Map(list.map((p) => [p.name, p]));
 }
