@@ -9,6 +9,7 @@ import { file } from './file/setup.js';
 import { forward } from './forward/setup.js';
 import { health } from './health/setup.js';
 import { hosts } from './hosts/setup.js';
+import { kubernetes } from './kubernetes/setup.js';
 import { loadbalance } from './loadbalance/setup.js';
 import { log } from './log/setup.js';
 import { loop } from './loop/setup.js';
@@ -21,6 +22,6 @@ import { rewrite } from './rewrite/setup.js';
 import { whoami } from './whoami/setup.js';
 
 export function allPlugins(): Map<string, PluginSetup> {
-  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl, file];
+  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl, file, kubernetes];
   return new Map(list.map((p) => [p.name, p]));
 }
