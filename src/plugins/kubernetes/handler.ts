@@ -1,0 +1,104 @@
+/**
+ * The kubernetes plugin's query path. A query is: zone match → memo get (one map lookup plus a
+ * version check per dependency) → copy of a pre-encoded reply with the ID, flags, question case
+ * and OPT patched in (dns/wire-template.ts). On a miss, lookup() builds the records from the
+ * store's indexes and the encoded reply is memoized until the store entries it came from change.
+ * Until the first full list has been indexed the answer is SERVFAIL, never a false NXDOMAIN.
+ */
+import { Rcode, RRClass } from '../../dns/constants.js';
+import { replyTo, type Message, type ResourceRecord } from '../../dns/message.js';
+import { instantiate, makeTemplate, type WireTemplate } from '../../dns/wire-template.js';
+import { lookup, soaRecord, type KubeAnswer, type LookupOptions } from '../../kubernetes/lookup.js';
+import { AnswerMemo } from '../../kubernetes/memo.js';
+import { nextOrFailure } from '../../plugin/chain.js';
+import type { Handler, ProcessServices } from '../../plugin/types.js';
+import { matchZone } from '../../plugin/zones.js';
+import type { Request } from '../../server/request.js';
+import type { ResponseWriter } from '../../server/response-writer.js';
+import type { KubernetesConfig } from './config.js';
+import type { KubeSource } from './source.js';
+
+type Memoized = { template: WireTemplate } | { fallthrough: true };
+
+export class KubernetesHandler {
+  private readonly memo: AnswerMemo<Memoized>;
+  readonly lookupOptions: LookupOptions;
+
+  constructor(
+    readonly cfg: KubernetesConfig,
+    readonly source: KubeSource,
+    private readonly services: ProcessServices,
+    private readonly port: number,
+    nsAddresses: string[],
+  ) {
+    this.memo = new AnswerMemo<Memoized>(source.store, 200_000);
+    this.lookupOptions = { ttl: cfg.ttl, primaryZone: cfg.primaryZone, nsAddresses };
+  }
+
+  /** The answer for a name, as the plugin would give it (no memo, no chasing): used by explain. */
+  answer(name: string, qtype: number): { zone: string; answer: KubeAnswer } | undefined {
+    const zone = matchZone(this.cfg.zones, name);
+    if (!zone) return undefined;
+    return { zone, answer: lookup(this.source.store, this.lookupOptions, name, qtype, zone) };
+  }
+
+  async serve(next: Handler | undefined, req: Request, w: ResponseWriter): Promise<number> {
+    const name = req.name;
+    const zone = matchZone(this.cfg.zones, name);
+    if (!zone || req.qclass !== RRClass.IN) return nextOrFailure('kubernetes', next, req, w);
+    if (!this.source.synced()) return Rcode.SERVFAIL;
+
+    const hit = this.memo.get(name, req.qtype);
+    if (hit) {
+      if ('fallthrough' in hit) return nextOrFailure('kubernetes', next, req, w);
+      w.writeWire(instantiate(hit.template, req));
+      return hit.template.rcode;
+    }
+
+    const ans = lookup(this.source.store, this.lookupOptions, name, req.qtype, zone);
+    if (ans.rcode === Rcode.REFUSED) return Rcode.REFUSED;
+    if (ans.rcode === Rcode.NXDOMAIN && this.cfg.fall.through(name)) {
+      this.memo.set(name, req.qtype, ans.deps, { fallthrough: true });
+      return nextOrFailure('kubernetes', next, req, w);
+    }
+    if (ans.chase) {
+      // The answer depends on another server's data: built per query, not memoized.
+      w.writeMsg(await this.chased(req, ans, zone));
+      return ans.rcode;
+    }
+    const template = makeTemplate(this.reply(req, ans, zone));
+    this.memo.set(name, req.qtype, ans.deps, { template });
+    w.writeWire(instantiate(template, req));
+    return ans.rcode;
+  }
+
+  /** The reply with a lower-case question and no OPT: the template form, patched per query. */
+  private reply(req: Request, ans: KubeAnswer, zone: string): Message {
+    const m = replyTo({ ...req.msg, edns: undefined, questions: [{ name: req.name, type: req.qtype, class: req.qclass }] }, ans.rcode);
+    delete m.edns;
+    m.aa = true;
+    m.rd = false;
+    m.answers = ans.answers;
+    m.additionals = ans.additionals;
+    if (ans.authority === 'soa') m.authorities = [soaRecord(zone, this.source.store.serial, this.cfg.ttl)];
+    return m;
+  }
+
+  /**
+   * An ExternalName's CNAME with its target resolved through the chain (forward), as CoreDNS's
+   * upstream lookup: when that lookup fails the CNAME is dropped and the answer is NODATA.
+   */
+  private async chased(req: Request, ans: KubeAnswer, zone: string): Promise<Message> {
+    const m = this.reply(req, ans, zone);
+    m.questions = [{ ...req.question }];
+    const target = ans.chase!;
+    const up = await this.services.resolve(this.port, target.name, target.qtype, req);
+    if (up.rcode === Rcode.SERVFAIL || up.rcode === Rcode.REFUSED) {
+      m.answers = [];
+      m.authorities = [soaRecord(zone, this.source.store.serial, this.cfg.ttl)];
+      return m;
+    }
+    m.answers = [...m.answers, ...up.answers.filter((rr: ResourceRecord) => rr.type !== 41)];
+    return m;
+  }
+}

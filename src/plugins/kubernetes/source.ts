@@ -1,0 +1,115 @@
+/**
+ * The data behind a kubernetes plugin instance: a RecordStore fed by a watch on the API server or
+ * by a snapshot file. Sources are shared by key (connection + filters) and reference-counted, so
+ * a reload whose kubernetes block did not change hands the same synced store to the new config
+ * instead of listing the whole cluster again (and never answers SERVFAIL during the handover).
+ */
+import type { Logger } from 'pino';
+import { RecordStore } from '../../kubernetes/record-store.js';
+import type { ObjectSink, SlimEndpointSlice } from '../../kubernetes/objects.js';
+import { buildKubeConfig } from '../../kubernetes/watch/kube-client.js';
+import { startWatch } from '../../kubernetes/watch/informers.js';
+import { watchSnapshotFile } from '../../kubernetes/watch/snapshot.js';
+import type { KubernetesConfig } from './config.js';
+import { programmingDuration, watchFailures, watchEvents } from './metrics.js';
+
+export interface KubeSource {
+  store: RecordStore;
+  synced(): boolean;
+  whenSynced(): Promise<void>;
+}
+
+interface Shared {
+  source: KubeSource;
+  refs: number;
+  stop: () => Promise<void>;
+}
+
+const shared = new Map<string, Shared>();
+
+function sourceKey(cfg: KubernetesConfig): string {
+  return JSON.stringify({
+    connection: cfg.connection, snapshot: cfg.snapshot, namespaces: cfg.namespaces, labels: cfg.labels,
+    namespaceLabels: cfg.namespaceLabels, pods: cfg.pods, endpointPodNames: cfg.endpointPodNames,
+    noEndpoints: cfg.noEndpoints, ignoreEmptyService: cfg.ignoreEmptyService,
+  });
+}
+
+/** Gets (or starts) the source for cfg; call the returned release() when the config retires. */
+export function acquireSource(cfg: KubernetesConfig, logger: Logger): { source: KubeSource; release: () => Promise<void> } {
+  const key = sourceKey(cfg);
+  let entry = shared.get(key);
+  if (!entry) {
+    entry = startSource(cfg, logger);
+    shared.set(key, entry);
+  }
+  entry.refs++;
+  const e = entry;
+  let released = false;
+  return {
+    source: e.source,
+    release: async () => {
+      if (released) return;
+      released = true;
+      if (--e.refs > 0) return;
+      shared.delete(key);
+      await e.stop();
+    },
+  };
+}
+
+function startSource(cfg: KubernetesConfig, logger: Logger): Shared {
+  const store = new RecordStore({
+    namespaces: cfg.namespaces,
+    endpointPodNames: cfg.endpointPodNames,
+    pods: cfg.pods,
+    ignoreEmptyService: cfg.ignoreEmptyService,
+    noEndpoints: cfg.noEndpoints,
+  });
+  if (cfg.snapshot !== undefined) {
+    const w = watchSnapshotFile(cfg.snapshot, store, logger);
+    return {
+      refs: 0,
+      source: { store, synced: () => w.ready(), whenSynced: () => w.whenReady() },
+      stop: async () => w.stop(),
+    };
+  }
+  // The slice being delivered, so the programming-latency observation can be labelled by service kind.
+  let lastSlice: SlimEndpointSlice | undefined;
+  const sink: ObjectSink = {
+    upsertService: (s) => store.upsertService(s),
+    deleteService: (ns, n) => store.deleteService(ns, n),
+    upsertEndpointSlice: (s) => {
+      lastSlice = s;
+      store.upsertEndpointSlice(s);
+    },
+    deleteEndpointSlice: (ns, n) => store.deleteEndpointSlice(ns, n),
+    upsertNamespace: (n) => store.upsertNamespace(n),
+    deleteNamespace: (n) => store.deleteNamespace(n),
+    upsertPod: (p) => store.upsertPod(p),
+    deletePod: (ns, n) => store.deletePod(ns, n),
+  };
+  const handle = startWatch({
+    kubeConfig: buildKubeConfig(cfg.connection),
+    sink,
+    watchPods: cfg.pods === 'verified',
+    ...(cfg.labels !== undefined ? { labelSelector: cfg.labels } : {}),
+    ...(cfg.namespaceLabels !== undefined ? { namespaceLabelSelector: cfg.namespaceLabels } : {}),
+    ...(cfg.namespaces.length > 0 ? { namespaces: cfg.namespaces } : {}),
+    logger,
+    onEvent: (kind, op, lagMs) => {
+      watchEvents.inc({ kind, op });
+      if (kind === 'EndpointSlice' && lagMs !== undefined && lastSlice) {
+        const svc = store.entry(lastSlice.namespace, lastSlice.serviceName)?.service;
+        const serviceKind = !svc ? 'headless_without_selector' : svc.headless ? 'headless_with_selector' : 'cluster_ip';
+        programmingDuration.observe({ service_kind: serviceKind }, Math.max(0, lagMs) / 1000);
+      }
+    },
+    onError: (kind) => watchFailures.inc({ kind }),
+  });
+  return {
+    refs: 0,
+    source: { store, synced: () => handle.hasSynced(), whenSynced: () => handle.whenSynced() },
+    stop: () => handle.stop(),
+  };
+}
