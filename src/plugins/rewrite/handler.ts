@@ -19,6 +19,8 @@ import { ResponseReverter, type ResponseRule } from './response.js';
 import type { Rule } from './rules.js';
 
 export class RewriteHandler {
+  private warned = false;
+
   constructor(
     private readonly rules: readonly Rule[],
     private readonly logger: Logger,
@@ -38,8 +40,12 @@ export class RewriteHandler {
       if (rr === undefined) continue;
       matched = true;
       if (!isValidName(q.name)) {
-        // CoreDNS: SERVFAIL with "invalid name after rewrite"; the client's question is kept.
-        this.logger.warn(`[WARNING] plugin/rewrite: invalid name after rewrite: ${q.name}`);
+        // CoreDNS: SERVFAIL with "invalid name after rewrite"; the client's question is kept. Clients
+        // choose the names, so only the first one is a warning (a rule that needs fixing).
+        const line = `plugin/rewrite: invalid name after rewrite: ${q.name} (asked: ${original.name})`;
+        if (this.warned) this.logger.debug(`[DEBUG] ${line}`);
+        else this.logger.warn(`[WARNING] ${line}; further ones are logged at debug level`);
+        this.warned = true;
         return Rcode.SERVFAIL;
       }
       responseRules.push(...rr);
