@@ -1,6 +1,6 @@
 /** Records every query that passes (CoreDNS's metrics.ServeDNS + vars.Report). */
 import { Rcode, rcodeToString, typeToString, RRType } from '../../dns/constants.js';
-import { nextOrFailure, isClientWrite } from '../../plugin/chain.js';
+import { NO_REPLY, nextOrFailure, isClientWrite } from '../../plugin/chain.js';
 import type { HandlerFactory } from '../../plugin/types.js';
 import { ResponseRecorder } from '../../server/response-writer.js';
 import { requestDuration, requestSize, requestsTotal, responseSize, responsesTotal } from './metrics.js';
@@ -23,7 +23,8 @@ export function metricsHandler(server: string): HandlerFactory {
       requestSize.observe({ server, zone, view: '', proto }, req.wire?.length ?? 0);
       // Replies the dispatcher writes after we return (SERVFAIL, REFUSED...) are counted with their rcode and no plugin.
       const written = rec.written;
-      const rc = written ? rec.rcode : isClientWrite(rcode) ? Rcode.SERVFAIL : rcode;
+      // A dropped query (acl drop: NO_REPLY) counts as NOERROR, as in CoreDNS where the recorder's rcode stays 0.
+      const rc = written ? rec.rcode : rcode === NO_REPLY ? Rcode.NOERROR : isClientWrite(rcode) ? Rcode.SERVFAIL : rcode;
       responsesTotal.inc({ server, zone, view: '', rcode: rcodeToString(rc), plugin: written ? (req.writtenBy ?? '') : '' });
       if (written) responseSize.observe({ server, zone, view: '', proto }, rec.sentBytes);
       return rcode;
