@@ -72,6 +72,25 @@ export function readHeader(buf: Uint8Array): Header {
   };
 }
 
+// The suffix cache. For every label decoded in the current message: the finished name it is part
+// of, where its suffix starts in that string, and the suffix's wire length and pointer hops. A
+// pointer to a label already decoded then costs a lookup instead of a walk, which keeps the worst
+// case (thousands of names each walking a 32-hop chain) well under a millisecond, and lets the
+// usual answer owned by "pointer to the question" share the question's string. The cached walk is
+// the one a fresh walk would make (same bytes, and it met stricter pointer limits), so caching
+// changes no result.
+const cacheGen = new Uint32Array(65536);
+const cacheStr: string[] = new Array<string>(65536).fill('');
+const cacheIdx = new Uint16Array(65536);
+const cacheWire = new Uint16Array(65536);
+const cacheHops = new Uint8Array(65536);
+let gen = 0;
+// The labels of the name being read: offset, index in the output, wire length and hops before it.
+const visOff = new Int32Array(128);
+const visChar = new Int32Array(128);
+const visWire = new Int32Array(128);
+const visHops = new Int32Array(128);
+
 /**
  * Reads the name at `start`; sets `nameEnd` to the offset after it in place (after the first
  * pointer, if any). Pointers may not reach into the header.
@@ -83,6 +102,8 @@ function readName(start: number): string {
   let wire = 1;
   let n = 0;
   let end = -1;
+  let v = 0;
+  let tail = '';
   const s = nameScratch;
   for (;;) {
     if (p >= len) fail('name runs past the end of the message', p);
@@ -97,11 +118,25 @@ function readName(start: number): string {
       if (end < 0) end = p + 2;
       if (target >= limit || target < 12) fail('compression pointer does not point backwards', p);
       if (++hops > MAX_POINTER_HOPS) fail('too many compression pointers in one name', p);
+      if (cacheGen[target] === gen) {
+        hops += cacheHops[target]!;
+        if (hops > MAX_POINTER_HOPS) fail('too many compression pointers in one name', p);
+        wire += cacheWire[target]! - 1;
+        if (wire > 255) fail('name longer than 255 bytes', p);
+        const idx = cacheIdx[target]!;
+        tail = idx === 0 ? cacheStr[target]! : cacheStr[target]!.slice(idx);
+        break;
+      }
       limit = target;
       p = target;
       continue;
     }
     if (l >= 0x40) fail('unsupported label type', p);
+    visOff[v] = p;
+    visChar[v] = n;
+    visWire[v] = wire;
+    visHops[v] = hops;
+    v++;
     wire += l + 1;
     if (wire > 255) fail('name longer than 255 bytes', p);
     const e = p + 1 + l;
@@ -127,7 +162,18 @@ function readName(start: number): string {
     p = e;
   }
   nameEnd = end;
-  return n === 0 ? '.' : s.toString('latin1', 0, n);
+  let name: string;
+  if (n === 0) name = tail === '' ? '.' : tail;
+  else name = tail === '' ? s.toString('latin1', 0, n) : s.toString('latin1', 0, n) + tail;
+  for (let i = 0; i < v; i++) {
+    const o = visOff[i]!;
+    cacheGen[o] = gen;
+    cacheStr[o] = name;
+    cacheIdx[o] = visChar[i]!;
+    cacheWire[o] = wire - visWire[i]! + 1;
+    cacheHops[o] = hops - visHops[i]!;
+  }
+  return name;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -314,6 +360,11 @@ export function decodeMessage(input: Uint8Array): Message {
   b = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   len = b.length;
   hdr = readHeader(b);
+  gen = (gen + 1) >>> 0;
+  if (gen === 0) {
+    cacheGen.fill(0);
+    gen = 1;
+  }
   edns = undefined;
   extRcode = 0;
   try {

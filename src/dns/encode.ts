@@ -4,8 +4,8 @@
  *
  * Why our own and not a library (measurements in /work/shared/CODEC-NOTES.md):
  * - dns2 3.1.1 corrupts the packet for TXT strings over 255 bytes, mis-encodes AAAA written as
- *   "::ffff:a.b.c.d", silently drops empty labels, writes an OPT TTL with the top bit wrong, and
- *   manages 55k–80k encodes/s of a 1-record answer.
+ *   "::ffff:a.b.c.d", silently drops empty labels, does not range-check SRV ports, and manages
+ *   55k–80k encodes/s of a 1-record answer.
  * - dns-packet 5.6.1 does not compress names at all (10 A records: 475 bytes instead of 215, so a
  *   1232-byte reply holds 28 addresses instead of 73) and writes corrupt packets for a label over
  *   63 bytes, a name over 255, or a bad IPv4 instead of refusing them.

@@ -215,6 +215,7 @@ test('200,000 random and mutated packets: only DecodeError, parsers agree, bound
   let decoded = 0;
   let acceptedQueries = 0;
   let worstNs = 0n;
+  let worstBuf: Buffer = Buffer.alloc(0);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < 200_000; i++) {
     let buf = corpus[r() % corpus.length]!;
@@ -230,7 +231,10 @@ test('200,000 random and mutated packets: only DecodeError, parsers agree, bound
     }
     const parsed = parseQuery(buf);
     const dt = process.hrtime.bigint() - t;
-    if (dt > worstNs) worstNs = dt;
+    if (dt > worstNs) {
+      worstNs = dt;
+      worstBuf = buf;
+    }
     if (!('kind' in parsed)) {
       acceptedQueries++;
       assert.ok(msg, `parseQuery accepted what decodeMessage rejected: ${where}`);
@@ -249,5 +253,17 @@ test('200,000 random and mutated packets: only DecodeError, parsers agree, bound
   assert.ok(decoded > 5_000, `only ${decoded} packets decoded`);
   assert.ok(acceptedQueries > 1_000, `only ${acceptedQueries} queries accepted`);
   assert.ok(totalMs < 60_000, `${totalMs} ms in all`);
-  assert.ok(worstNs < 50_000_000n, `worst packet took ${Number(worstNs) / 1e6} ms`);
+  // The slowest packet is timed again, best of 5: a shared machine can stall any one packet.
+  let again = Infinity;
+  for (let k = 0; k < 5; k++) {
+    const t = process.hrtime.bigint();
+    try {
+      decodeMessage(worstBuf);
+    } catch {
+      // only the time matters here
+    }
+    parseQuery(worstBuf);
+    again = Math.min(again, Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  assert.ok(again < 5, `worst packet took ${again} ms (first run ${Number(worstNs) / 1e6} ms): ${worstBuf.toString('hex')}`);
 });
