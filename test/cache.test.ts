@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { RRType } from '../src/dns/constants.js';
+import { Rcode, RRType } from '../src/dns/constants.js';
 import type { Message } from '../src/dns/message.js';
 import { query } from './support/dns-client.js';
 import { freePort } from './support/ports.js';
@@ -23,6 +23,13 @@ describe('cache', () => {
 
   const hosts = (v: number): string =>
     [`192.0.2.${v} www.example.org`, `192.0.2.${v} ttl.example.org`, `192.0.2.${v} a.nocache.example.org`, `192.0.2.${v} mixed.example.org`].join('\n') + '\n';
+
+  const zone = (serial: number, extra: string): string => `$ORIGIN example.net.
+@   30 IN SOA ns.example.net. hostmaster.example.net. ${serial} 7200 1800 86400 20
+@   30 IN NS  ns.example.net.
+ns  30 IN A   192.0.2.53
+www 30 IN A   192.0.2.80
+${extra}`;
 
   async function metrics(): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
@@ -58,8 +65,16 @@ who.test {
     }
     whoami
 }
+example.net {
+    cache {
+        disable denial sub.example.net
+    }
+    file example.net.db {
+        reload 100ms
+    }
+}
 `,
-      { args: ['-dns.port', String(port)], files: { 'hosts.txt': hosts(1) } },
+      { args: ['-dns.port', String(port)], files: { 'hosts.txt': hosts(1), 'example.net.db': zone(1, '') } },
     );
     hostsFile = path.join(srv.dir, 'hosts.txt');
   });
@@ -120,5 +135,33 @@ who.test {
     const m3 = await metrics();
     assert.equal(metric(m3, 'coredns_cache_misses_total', zl) - metric(m2, 'coredns_cache_misses_total', zl), 1);
     assert.equal(metric(m3, 'coredns_cache_entries', { ...zl, type: 'success' }), 1024);
+  });
+
+  it('caches NXDOMAIN and NODATA for the SOA\'s negative TTL, except where denial is disabled', async () => {
+    const zl = { server: `dns://:${port}`, zones: 'example.net.' };
+    const before = await metrics();
+    const nx = await query(port, 'new.example.net.', RRType.A);
+    assert.equal(nx.rcode, Rcode.NXDOMAIN);
+    assert.deepEqual(nx.authorities.map((r) => [r.type, r.ttl]), [[RRType.SOA, 20]], 'min(SOA TTL 30, MINIMUM 20)');
+    const nodata = await query(port, 'www.example.net.', RRType.AAAA);
+    assert.equal(nodata.rcode, Rcode.NOERROR);
+    assert.equal(nodata.answers.length, 0);
+    assert.equal((await query(port, 'x.sub.example.net.', RRType.A)).rcode, Rcode.NXDOMAIN);
+
+    fs.writeFileSync(path.join(srv.dir, 'example.net.db'), zone(2, 'new   30 IN A    192.0.2.99\nwww   30 IN AAAA 2001:db8::80\nx.sub 30 IN A    192.0.2.98\n'));
+    await sleep(500); // the file plugin has the new zone by now
+    assert.deepEqual(addrs(await query(port, 'x.sub.example.net.', RRType.A)), ['192.0.2.98'], 'denial not cached under sub.example.net');
+    const stillNx = await query(port, 'new.example.net.', RRType.A);
+    assert.equal(stillNx.rcode, Rcode.NXDOMAIN, 'the cached NXDOMAIN is served');
+    assert.ok(stillNx.authorities[0]!.ttl <= 20);
+    const stillNodata = await query(port, 'www.example.net.', RRType.AAAA);
+    assert.equal(stillNodata.answers.length, 0, 'the cached NODATA is served');
+    const withDo = await query(port, 'www.example.net.', RRType.AAAA, { udpSize: 1232, do: true });
+    assert.equal(withDo.answers.length, 1, 'the DO bit is part of the key: this one reaches the new zone');
+
+    const after = await metrics();
+    const delta = (name: string, labels: Record<string, string>): number => metric(after, name, labels) - metric(before, name, labels);
+    assert.equal(delta('coredns_cache_hits_total', { ...zl, type: 'denial' }), 2);
+    assert.equal(metric(after, 'coredns_cache_entries', { ...zl, type: 'denial' }), 2);
   });
 });
