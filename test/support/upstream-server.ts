@@ -7,6 +7,7 @@
  * - faults (change them at any time through `fault`): drop queries, delay answers, answer UDP with
  *   TC and no records, send a reply with a wrong ID or a wrong question before the right one, echo
  *   the question upper-cased, answer with a fixed rcode.
+ * - closeReusedTcp: a TCP connection that already answered is closed when the next query comes.
  * - stop() closes both sockets (the port then refuses: ICMP unreachable / RST); restart() binds
  *   the same port again.
  * - Every query is logged (name, type, transport, ID, RD) for assertions.
@@ -43,6 +44,8 @@ export interface Faults {
   upperCaseQuestion?: boolean;
   /** Answer every query with this rcode and no records. */
   rcode?: number;
+  /** Over TCP, close a connection that already carried a reply when the next query arrives on it (unanswered). */
+  closeReusedTcp?: boolean;
 }
 
 export const SPOOFED_ADDRESS = '6.6.6.6';
@@ -143,12 +146,18 @@ export class UpstreamServer {
     c.on('close', () => this.conns.delete(c));
     c.on('error', () => c.destroy());
     let buf = Buffer.alloc(0);
+    let answered = 0;
     c.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const len = buf.readUInt16BE(0);
         const msg = buf.subarray(2, 2 + len);
         buf = buf.subarray(2 + len);
+        if (this.fault.closeReusedTcp && answered > 0) {
+          c.destroy();
+          return;
+        }
+        answered++;
         this.handle(msg, 'tcp', c.remotePort ?? 0, (out) => {
           if (c.destroyed) return;
           const h = Buffer.alloc(2);

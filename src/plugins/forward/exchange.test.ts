@@ -147,6 +147,15 @@ describe('sockets', () => {
     assert.equal(u.tcpConnections, before);
   });
 
+  it('asks again on a new connection when a reused TCP connection was closed by the upstream', async () => {
+    const u = await upstream();
+    u.fault = { closeReusedTcp: true };
+    // One attempt per query: only the retry on a fresh connection (CoreDNS's ErrCachedClosed) can save it.
+    const f = await start(`. {\n forward . ${u.addr} {\n force_tcp\n max_connect_attempts 1\n }\n}\n`);
+    for (let i = 0; i < 3; i++) assert.deepEqual(addresses(await f.forwardQuery('www.example.org.', RRType.A)), ['192.0.2.1']);
+    assert.equal(u.tcpConnections, 3);
+  });
+
   it('reuses a UDP socket and moves to a new source port after 1000 queries', async () => {
     const u = await upstream();
     const f = await start(`. {\n forward . ${u.addr}\n}\n`);

@@ -92,6 +92,7 @@ abstract class Carrier {
   /** Takes no new queries; closes once the last one settles. */
   retired = false;
   closed = false;
+  private destroyed = false;
 
   protected abstract write(wire: Buffer, id: number): void;
   protected abstract destroy(): void;
@@ -158,7 +159,6 @@ abstract class Carrier {
     this.closed = true;
     this.destroy();
   }
-  private destroyed = false;
 
   idleFor(now: number): number {
     return this.pending.size === 0 ? now - this.lastUsed : 0;
