@@ -39,11 +39,25 @@ function nsidOf(m: Message): string | undefined {
   return o ? Buffer.from(o.data).toString('utf8') : undefined;
 }
 
+/** No $ORIGIN: names are relative, so one file serves min.test, full.test and fwd.test. */
+const MIN_ZONE = `$TTL 60
+@     IN SOA  ns1 hostmaster 1 7200 3600 1209600 300
+      IN NS   ns1
+      IN MX   10 mail
+ns1   IN A    192.0.2.53
+mail  IN A    192.0.2.25
+www   IN A    192.0.2.10
+sub   IN NS   ns1.sub
+ns1.sub IN A  192.0.2.200
+`;
+
 describe('operator plugins', () => {
   let srv: ServerProcess;
   let port: number;
+  let upstreamPort: number;
   before(async () => {
     port = await freePort();
+    upstreamPort = await freePort();
     srv = await startServer(
       `. {
     chaos clusterdns-test-9.9 alice bob alice
@@ -68,8 +82,22 @@ any.test {
     any
     whoami
 }
+min.test {
+    minimal
+    file min.db
+}
+full.test {
+    file min.db full.test
+}
+fwd.test:${upstreamPort} {
+    file min.db fwd.test
+}
+fwd.test {
+    minimal
+    forward . 127.0.0.1:${upstreamPort}
+}
 `,
-      { args: ['-dns.port', String(port)] },
+      { args: ['-dns.port', String(port)], files: { 'min.db': MIN_ZONE } },
     );
   });
   after(async () => {
@@ -185,5 +213,29 @@ any.test {
       assert.equal(min.authorities.length, 0);
       assert.ok(min.edns, 'OPT stays');
     });
+
+    // The same zone with and without minimal, answered as a message (file) and as wire (forward).
+    for (const [zone, how] of [['min.test.', 'file'], ['fwd.test.', 'forwarded']] as const) {
+      it(`trims positive ${how} answers only: NXDOMAIN, NODATA and referrals keep their sections`, async () => {
+        const full = await query(port, 'full.test.', RRType.MX);
+        assert.equal(full.authorities.length, 1, 'without minimal: the apex NS in authority');
+        assert.equal(full.additionals.length, 1, 'without minimal: the MX target address');
+        const mx = await query(port, zone, RRType.MX, { udpSize: 1232 });
+        assert.equal(mx.rcode, Rcode.NOERROR);
+        assert.equal(mx.answers.length, 1);
+        assert.equal(mx.authorities.length, 0);
+        assert.equal(mx.additionals.length, 0);
+        assert.ok(mx.edns);
+        const nx = await query(port, `nothere.${zone}`, RRType.A);
+        assert.equal(nx.rcode, Rcode.NXDOMAIN);
+        assert.deepEqual(nx.authorities.map((r) => r.type), [RRType.SOA]);
+        const nodata = await query(port, `www.${zone}`, RRType.AAAA);
+        assert.equal(nodata.rcode, Rcode.NOERROR);
+        assert.deepEqual(nodata.authorities.map((r) => r.type), [RRType.SOA]);
+        const referral = await query(port, `host.sub.${zone}`, RRType.A, { tcp: true });
+        assert.deepEqual(referral.authorities.map((r) => r.type), [RRType.NS]);
+        assert.deepEqual(referral.additionals.map((r) => (r.type === RRType.A && 'address' in r ? r.address : '')), ['192.0.2.200']);
+      });
+    }
   });
 });
