@@ -32,6 +32,8 @@ interface QueryOpts {
   cd?: boolean;
   ad?: boolean;
   transport?: Transport;
+  /** A synthetic request (no wire bytes), as rewrite or internal resolution make. */
+  noWire?: boolean;
 }
 
 type Answer = (req: Request) => Message | Buffer | number;
@@ -86,7 +88,7 @@ function harness(answer: Answer, overrides: Partial<CacheConfig> = {}): Harness 
         ...(o.edns || o.do ? { edns: { udpSize: 1232, version: 0, do: o.do ?? false, options: [] } } : {}),
       };
       const wire = encodeMessage(query);
-      const req = new Request(decodeMessage(wire), { transport: o.transport ?? 'udp', remoteAddress: '127.0.0.1', remotePort: 5353, localAddress: '127.0.0.1', localPort: 53, server }, wire);
+      const req = new Request(decodeMessage(wire), { transport: o.transport ?? 'udp', remoteAddress: '127.0.0.1', remotePort: 5353, localAddress: '127.0.0.1', localPort: 53, server }, o.noWire ? undefined : wire);
       let out: Buffer | undefined;
       const w = new BaseWriter(req, (b) => { out = b; });
       const rcode = await chain.serveDNS(req, w);
@@ -155,6 +157,19 @@ describe('cache: hits and misses', () => {
     assert.equal(hit.edns!.do, false);
     const plain = await h.ask('www.example.org.');
     assert.equal(plain.edns, undefined, 'no OPT without EDNS in the query');
+  });
+
+  it('answers a synthetic request (no wire bytes) from the cache as a message', async () => {
+    const h = harness(positive({ address: '192.0.2.1', ttl: 60 }));
+    await h.ask('syn.example.');
+    h.clock.t += 5_000;
+    const hit = await h.ask('SYN.example.', RRType.A, { noWire: true, edns: true });
+    assert.equal(h.calls.length, 1);
+    assert.deepEqual(addrs(hit), ['192.0.2.1']);
+    assert.deepEqual(ttls(hit), [55]);
+    assert.equal(hit.questions[0]!.name, 'SYN.example.');
+    assert.equal(hit.aa, true);
+    assert.ok(hit.edns);
   });
 
   it('keys on the DO and CD bits and on the type', async () => {
