@@ -27,6 +27,6 @@ const concurrency = String(Math.max(2, Number(process.env.TEST_CONCURRENCY ?? 2)
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, ...files], {
   cwd: root,
   stdio: 'inherit',
-  env: { ...process.env, CLUSTERDNS_LOG_LEVEL: process.env.CLUSTERDNS_LOG_LEVEL ?? 'warn' },
+  env: process.env,
 });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
