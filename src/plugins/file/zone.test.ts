@@ -29,6 +29,7 @@ mail       IN A     192.0.2.25
            IN AAAA  2001:db8::25
 www        IN A     192.0.2.10
 alias      IN CNAME www
+Upper      IN CNAME WWW.Example.ORG.
 chain      IN CNAME alias
 ext        IN CNAME www.example.net.
 dangling   IN CNAME nothere
@@ -83,6 +84,8 @@ const cases: Case[] = [
     qname: 'chain.example.org.', qtype: RRType.A, ns: apexNs,
     answer: ['chain.example.org. 1800 IN CNAME alias.example.org.', 'alias.example.org. 1800 IN CNAME www.example.org.', 'www.example.org. 1800 IN A 192.0.2.10'],
   },
+  // owner names and CNAME/NS/MX/SOA targets are stored lower-cased, as CoreDNS does
+  { qname: 'upper.example.org.', qtype: RRType.A, answer: ['upper.example.org. 1800 IN CNAME www.example.org.', 'www.example.org. 1800 IN A 192.0.2.10'], ns: apexNs },
   { qname: 'alias.example.org.', qtype: RRType.CNAME, answer: ['alias.example.org. 1800 IN CNAME www.example.org.'], ns: apexNs },
   { qname: 'alias.example.org.', qtype: RRType.AAAA, answer: ['alias.example.org. 1800 IN CNAME www.example.org.'], ns: apexNs },
   { qname: 'ext.example.org.', qtype: RRType.A, answer: ['ext.example.org. 1800 IN CNAME www.example.net.'], ns: apexNs },

@@ -58,7 +58,7 @@ export class Zone {
     for (const rr of records) {
       const name = normaliseName(rr.name);
       if (!isSubdomain(name, this.origin)) throw new Error(`record ${rr.name} is outside the zone ${this.origin}`);
-      const stored = { ...rr, name } as ResourceRecord;
+      const stored = lowerTargets({ ...rr, name } as ResourceRecord);
       if (stored.type === RRType.SOA && 'serial' in stored) {
         if (name !== this.origin) throw new Error(`SOA record ${rr.name} is not at the apex of ${this.origin}`);
         soa = stored;
@@ -322,6 +322,29 @@ export class Zone {
       return messageOf(name, type, rcode, r.answer);
     };
   }
+}
+
+/** CoreDNS's Zone.Insert lower-cases NS, CNAME, DNAME and MX targets and the SOA names (SRV and PTR targets keep their case). */
+function lowerTargets(rr: ResourceRecord): ResourceRecord {
+  switch (rr.type) {
+    case RRType.NS:
+    case RRType.CNAME:
+    case RRType.DNAME:
+      if ('target' in rr) rr.target = canonicalName(rr.target);
+      break;
+    case RRType.MX:
+      if ('exchange' in rr) rr.exchange = canonicalName(rr.exchange);
+      break;
+    case RRType.SOA:
+      if ('mname' in rr) {
+        rr.mname = canonicalName(rr.mname);
+        rr.rname = canonicalName(rr.rname);
+      }
+      break;
+    default:
+      break;
+  }
+  return rr;
 }
 
 function ok(answer: ResourceRecord[], ns: ResourceRecord[], extra: ResourceRecord[]): LookupAnswer {
