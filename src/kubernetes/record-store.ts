@@ -42,13 +42,13 @@
  * that stays excluded) changes nothing. Like CoreDNS it is Unix seconds, but strictly increasing:
  * max(serial + 1, now).
  *
- * Figures (src/kubernetes/record-store.bench.ts, Node 20.20 on a shared 2-vCPU VM that other
- * jobs kept at load 5-11: best of 3 runs of the tsc output, `node --expose-gc`; timings are
- * indicative, heap figures were stable to the kilobyte):
+ * Figures (src/kubernetes/record-store.bench.ts, Node 20.20, shared 2-vCPU VM that other jobs
+ * kept at load 5-12; tsc output run with `node --expose-gc`; 3 runs, per CPU-second of the
+ * process so the contention distorts little; heap figures were stable to the kilobyte):
  *   store of 5,000 ClusterIP services + 500 headless × 10 endpoints:
- *     lookup() ClusterIP A                          ~700,000/s  (1.4 µs)
- *     AnswerMemo hit for the same (version check)   ~4,300,000/s (0.24 µs)
- *     lookup() headless A, 10 endpoints             ~330,000/s
+ *     lookup() ClusterIP A                          660,000-750,000/CPU-s (1.3-1.5 µs)
+ *     AnswerMemo hit for the same (version check)   ~5,800,000/CPU-s (0.17 µs)
+ *     lookup() headless A, 10 endpoints             350,000-440,000/CPU-s (2.3-2.9 µs)
  *   heap (process.memoryUsage().heapUsed after gc, before/after loading):
  *     100,000 ClusterIP services                    56.5 MB = 592 B/service
  *     10,000 headless × 1 slice × 10 endpoints      46.0 MB = 482 B/endpoint (4.8 KB/service)
