@@ -1,21 +1,15 @@
 /**
  * Test support for the kubernetes store and lookup: records as zone-file text
  * ("svc1.testns.svc.cluster.local. 5 IN A 10.0.0.1") and terse builders for slim objects.
- * (Switch rrText to src/dns/presentation.ts once that lands.)
  */
 import assert from 'node:assert/strict';
-import { typeToString } from '../dns/constants.js';
 import type { ResourceRecord } from '../dns/message.js';
+import { rrToString } from '../dns/presentation.js';
 import type { SlimEndpoint, SlimEndpointSlice, SlimPort, SlimService } from './objects.js';
 
+/** A record as one zone-file line with single spaces (src/dns/presentation.ts's rrToString). */
 export function rrText(rr: ResourceRecord): string {
-  const head = `${rr.name} ${rr.ttl} IN ${typeToString(rr.type)}`;
-  if ('address' in rr) return `${head} ${rr.address}`;
-  if ('target' in rr && 'priority' in rr) return `${head} ${rr.priority} ${rr.weight} ${rr.port} ${rr.target}`;
-  if ('target' in rr) return `${head} ${rr.target}`;
-  if ('strings' in rr) return `${head} ${rr.strings.map((s) => JSON.stringify(s)).join(' ')}`;
-  if ('mname' in rr) return `${head} ${rr.mname} ${rr.rname} ${rr.serial} ${rr.refresh} ${rr.retry} ${rr.expire} ${rr.minimum}`;
-  throw new Error(`rrText: unsupported record ${JSON.stringify(rr)}`);
+  return norm(rrToString(rr));
 }
 
 /** Normalizes whitespace so expectations can be written with tabs or several spaces. */
