@@ -63,6 +63,10 @@ function usage(): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'explain') {
+    const { runExplain } = await import('./explain/cli.js');
+    process.exit(await runExplain(process.argv.slice(3)));
+  }
   let opts: CliOptions;
   try {
     opts = parseArgs(process.argv.slice(2));

@@ -72,6 +72,8 @@ export interface ProcessServices {
    * chase an ExternalName's CNAME target. Pass the request that triggered it so nesting is bounded.
    */
   resolve(port: number, name: string, type: number, parent: Request): Promise<import('../dns/message.js').Message>;
+  /** Explains the answer the serving config gives for a name on `port` (src/explain). */
+  explain(port: number, name: string, type: number): Promise<import('../explain/explain.js').ExplainResult>;
 }
 
 export interface HttpRoute {

@@ -9,7 +9,7 @@ import { decodeMessage } from '../dns/decode.js';
 import { parseQuery } from '../dns/query-parser.js';
 import { emptyHeader, replyTo, type Message } from '../dns/message.js';
 import { isClientWrite, NO_REPLY } from '../plugin/chain.js';
-import type { Handler } from '../plugin/types.js';
+import type { Handler, PluginInstance } from '../plugin/types.js';
 import { BaseWriter, type SendFn } from './base-writer.js';
 import { malformedTotal, panicsTotal } from './metrics.js';
 import { Request, type RequestOrigin } from './request.js';
@@ -20,6 +20,17 @@ export interface ZoneRoute {
   zone: string;
   /** The server block's chain; undefined for a block with no query plugins (answers SERVFAIL, as CoreDNS). */
   chain: Handler | undefined;
+  /** The block's plugin instances by name (explain asks them why). */
+  plugins?: ReadonlyMap<string, PluginInstance>;
+}
+
+/** An internal lookup's reply with where it came from (explain). */
+export interface DetailedReply {
+  reply: Message;
+  /** The server block zone the name was routed to; undefined when no block serves it (REFUSED). */
+  route: ZoneRoute | undefined;
+  /** The plugin that wrote the reply; undefined when the server wrote an error reply. */
+  plugin: string | undefined;
 }
 
 export class Dispatcher {
@@ -46,9 +57,14 @@ export class Dispatcher {
    * chase a CNAME (ExternalName) target to A/AAAA. Resolves SERVFAIL past MAX_INTERNAL_DEPTH.
    */
   async resolveInternal(name: string, type: number, parent: RequestOrigin): Promise<Message> {
+    return (await this.resolveDetailed(name, type, parent)).reply;
+  }
+
+  /** resolveInternal, also saying which block and plugin answered. */
+  async resolveDetailed(name: string, type: number, parent: RequestOrigin): Promise<DetailedReply> {
     const depth = (parent.depth ?? 0) + 1;
     const query: Message = { ...emptyHeader(0), rd: true, questions: [{ name, type, class: RRClass.IN }], answers: [], authorities: [], additionals: [] };
-    if (depth > MAX_INTERNAL_DEPTH) return replyTo(query, Rcode.SERVFAIL);
+    if (depth > MAX_INTERNAL_DEPTH) return { reply: replyTo(query, Rcode.SERVFAIL), route: undefined, plugin: undefined };
     const origin: RequestOrigin = { ...parent, transport: 'tcp', depth };
     const req = new Request(query, origin);
     let reply: Message | undefined;
@@ -59,15 +75,17 @@ export class Dispatcher {
       writeWire(b) { reply ??= decodeMessage(b); },
     };
     const route = this.route(req.name);
-    if (!route?.chain) return replyTo(query, Rcode.REFUSED);
+    if (!route) return { reply: replyTo(query, Rcode.REFUSED), route, plugin: undefined };
+    if (!route.chain) return { reply: replyTo(query, Rcode.SERVFAIL), route, plugin: undefined };
     req.zone = route.zone;
     try {
       const rcode = await route.chain.serveDNS(req, w);
-      return reply ?? replyTo(query, isClientWrite(rcode) ? Rcode.SERVFAIL : rcode);
+      if (reply) return { reply, route, plugin: req.writtenBy };
+      return { reply: replyTo(query, isClientWrite(rcode) ? Rcode.SERVFAIL : rcode), route, plugin: undefined };
     } catch (err) {
       panicsTotal.inc();
       this.logger.error({ err, name, type }, 'plugin error during internal lookup');
-      return replyTo(query, Rcode.SERVFAIL);
+      return { reply: replyTo(query, Rcode.SERVFAIL), route, plugin: undefined };
     }
   }
 

@@ -65,7 +65,7 @@ export class Generation {
           const chain = buildChain(factories);
           const routes = routesByPort.get(port) ?? [];
           for (const a of addresses) {
-            routes.push({ zone: a.zone, chain });
+            routes.push({ zone: a.zone, chain, plugins: siblings });
             g.serverKeys.push({ zone: a.zone, port });
           }
           routesByPort.set(port, routes);

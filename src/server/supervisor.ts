@@ -9,6 +9,7 @@ import { ClusterDnsError, ErrorCodes } from '../errors.js';
 import type { Lifecycle, PluginSetup, ProcessServices } from '../plugin/types.js';
 import { Rcode } from '../dns/constants.js';
 import { emptyHeader, replyTo } from '../dns/message.js';
+import { explain } from '../explain/explain.js';
 import { Generation } from './generation.js';
 import { SharedHttp } from './http-registry.js';
 import { PortListener } from './listener.js';
@@ -71,6 +72,11 @@ export class Supervisor {
         const d = this.generation?.dispatchers.get(port);
         if (!d) return Promise.resolve(replyTo({ ...emptyHeader(0), questions: [{ name, type, class: 1 }], answers: [], authorities: [], additionals: [] }, Rcode.SERVFAIL));
         return d.resolveInternal(name, type, parent.origin);
+      },
+      explain: (port, name, type) => {
+        const d = this.generation?.dispatchers.get(port);
+        if (!d) return Promise.reject(new Error(`no server on port ${port}`));
+        return explain(d, name, type);
       },
     };
   }

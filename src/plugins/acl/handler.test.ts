@@ -42,7 +42,7 @@ function build(key: string, body: string, next: Handler): Handler {
     corefile: 'Corefile', corefileText: text, addresses: block.addresses, port: 53, root: '/', logger: pino({ level: 'silent' }),
     process: {
       http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); },
+      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
     },
     siblings: new Map(),
   };

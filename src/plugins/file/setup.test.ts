@@ -31,6 +31,7 @@ function setup(corefile: string): PluginInstance {
       http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
       notReady: () => [], reload: async () => true,
       resolve: async (_port, name, type) => ({ ...emptyHeader(0), qr: true, rcode: Rcode.REFUSED, questions: [{ name, type, class: 1 }], answers: [], authorities: [], additionals: [] }),
+      explain: async () => { throw new Error('not in this test'); },
     },
     siblings: new Map(),
   };

@@ -24,6 +24,9 @@ function fakeProcess(result: () => boolean): ProcessServices & { calls: number }
     resolve: async () => {
       throw new Error('not in this test');
     },
+    explain: async () => {
+      throw new Error('not in this test');
+    },
   };
   return p;
 }
