@@ -6,8 +6,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { Rcode, RRType } from '../../dns/constants.js';
-import type { Message } from '../../dns/message.js';
-import { replyTo } from '../../dns/message.js';
+import { replyTo, type Message } from '../../dns/message.js';
 import { isClientWrite, nextOrFailure } from '../../plugin/chain.js';
 import type { Handler } from '../../plugin/types.js';
 import { type Fallthrough, matchZone } from '../../plugin/zones.js';
