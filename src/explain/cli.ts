@@ -4,6 +4,7 @@
  * data to sync, asks the name through the real plugin chain and prints the answer and why.
  */
 import fs from 'node:fs';
+import { destination } from 'pino';
 import path from 'node:path';
 import { stringToType } from '../dns/constants.js';
 import { parseCorefile } from '../corefile/parser.js';
@@ -84,7 +85,8 @@ export async function runExplain(argv: string[]): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  const logger = createLogger({ level: process.env.CLUSTERDNS_LOG_LEVEL ?? 'warn' });
+  // Logs go to stderr: stdout carries the explanation (and --json must stay parseable).
+  const logger = createLogger({ level: process.env.CLUSTERDNS_LOG_LEVEL ?? 'warn', destination: destination({ dest: 2, sync: true }) });
   let gen: Generation | undefined;
   // No listener is bound: HTTP routes are accepted and ignored, lameduck is irrelevant.
   const services: ProcessServices = {

@@ -12,7 +12,8 @@ import type { AnswerSource, ExplainReason, KubeAnswer } from '../kubernetes/look
 import { parseKubeName, type KubeNameRequest } from '../kubernetes/parse-name.js';
 import type { RecordStore } from '../kubernetes/record-store.js';
 import type { KubernetesHandler } from '../plugins/kubernetes/handler.js';
-import type { Dispatcher } from '../server/dispatcher.js';
+import type { Dispatcher, ZoneRoute } from '../server/dispatcher.js';
+import type { ForwardExports } from '../plugins/forward/setup.js';
 import type { RequestOrigin } from '../server/request.js';
 
 export interface RecordExplanation {
@@ -75,7 +76,7 @@ export async function explain(dispatcher: Dispatcher, rawName: string, type: num
       fellThrough: kube.answer.rcode === 3 && k8s.cfg.fall.through(name),
     };
   }
-  result.why = reasons(result, reply, kube?.answer, k8s, name);
+  result.why = reasons(result, reply, kube?.answer, k8s, name, route);
   return result;
 }
 
@@ -99,7 +100,7 @@ function recordSources(rr: ResourceRecord, store: RecordStore): AnswerSource[] {
   });
 }
 
-function reasons(r: ExplainResult, reply: Message, ans: KubeAnswer | undefined, k8s: KubernetesHandler | undefined, name: string): string[] {
+function reasons(r: ExplainResult, reply: Message, ans: KubeAnswer | undefined, k8s: KubernetesHandler | undefined, name: string, route: ZoneRoute | undefined): string[] {
   const why: string[] = [];
   if (r.serverBlock === null) {
     why.push(`${name} is outside every server block's zones: the server answers REFUSED.`);
@@ -113,9 +114,13 @@ function reasons(r: ExplainResult, reply: Message, ans: KubeAnswer | undefined, 
   } else if (k8s) {
     why.push(`It is outside the kubernetes plugin's zones (${k8s.cfg.zones.join(' ')}).`);
   }
-  if (r.answeredBy === 'forward') why.push('The forward plugin sent it upstream and relayed the upstream answer.');
+  const fwd = route?.plugins?.get('forward')?.exported as ForwardExports | undefined;
+  const upstreams = fwd?.upstreamsFor(name);
+  if (r.answeredBy === 'forward' || (upstreams && !r.answeredBy)) {
+    why.push(`The forward plugin sends it upstream to ${upstreams?.join(', ') ?? 'its upstreams'}${r.answeredBy === 'forward' ? ' and relayed the answer' : `, which gave no usable answer (${r.rcode})`}.`);
+  }
   else if (r.answeredBy && r.answeredBy !== 'kubernetes') why.push(`The ${r.answeredBy} plugin wrote the answer.`);
-  else if (!r.answeredBy) why.push(`No plugin answered: the server replied ${rcodeToString(reply.rcode)}.`);
+  else if (!r.answeredBy && !upstreams) why.push(`No plugin answered: the server replied ${rcodeToString(reply.rcode)}.`);
   return why;
 }
 

@@ -50,6 +50,8 @@ const NOT_SUPPORTED: Record<string, string> = {
 /** What other plugins may call: resolve a name through the first forward directive that handles it. */
 export interface ForwardExports {
   forwardQuery(name: string, type: number): Promise<Message>;
+  /** The upstreams ("10.0.0.1:53") a query for name goes to, or undefined when no forward here handles it (explain). */
+  upstreamsFor(name: string): string[] | undefined;
 }
 
 interface Parsed {
@@ -194,6 +196,10 @@ export const forward: PluginSetup = {
         const f = forwarders.find((fw) => fw.matches(canonical));
         if (!f) return Promise.reject(new Error(`plugin/forward: ${name} is not forwarded by this server block`));
         return f.query(name, type);
+      },
+      upstreamsFor(name) {
+        const f = forwarders.find((fw) => fw.matches(canonicalName(name)));
+        return f?.cfg.upstreams.map((u) => u.to);
       },
     };
     return {
