@@ -46,6 +46,8 @@ let b: Buffer = EMPTY;
 let len = 0;
 let hdr: Header | undefined;
 let nameEnd = 0;
+let edns: Edns | undefined;
+let extRcode = 0;
 // A name is at most 255 wire bytes; escaped as \DDD that is < 4 × 255 characters.
 const nameScratch = Buffer.allocUnsafe(1024);
 
@@ -347,9 +349,6 @@ function readRecord(p: number, section: 0 | 1 | 2, out: ResourceRecord[]): numbe
   out.push(rr ?? { name, type, class: klass, ttl, rdata: copyBytes(p, end), raw: true });
   return end;
 }
-
-let edns: Edns | undefined;
-let extRcode = 0;
 
 /**
  * Decodes a whole DNS message. Throws DecodeError (with `header` when 12 bytes were there) for

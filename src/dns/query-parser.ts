@@ -94,26 +94,16 @@ export function parseQuery(buf: Buffer): ParsedQuery | QueryReject {
   const qclass = (buf[nameEnd + 2]! << 8) | buf[nameEnd + 3]!;
 
   const f2 = buf[3]!;
-  const msg: Message = {
-    id: (buf[0]! << 8) | buf[1]!,
-    qr: false,
-    opcode: 0,
-    aa: (f1 & 0x04) !== 0,
-    tc: (f1 & 0x02) !== 0,
-    rd: (f1 & 0x01) !== 0,
-    ra: (f2 & 0x80) !== 0,
-    z: (f2 & 0x40) !== 0,
-    ad: (f2 & 0x20) !== 0,
-    cd: (f2 & 0x10) !== 0,
-    rcode: f2 & 0x0f,
-    questions: [{ name, type: qtype, class: qclass }],
-    answers: [],
-    authorities: [],
-    additionals: [],
-  };
+  const id = (buf[0]! << 8) | buf[1]!;
+  const questions = [{ name, type: qtype, class: qclass }];
 
   if (arcount === 0) {
     if (questionEnd !== len) return reject('formerr', buf, 'trailing bytes after the question');
+    const msg: Message = {
+      id, qr: false, opcode: 0, aa: (f1 & 0x04) !== 0, tc: (f1 & 0x02) !== 0, rd: (f1 & 0x01) !== 0,
+      ra: (f2 & 0x80) !== 0, z: (f2 & 0x40) !== 0, ad: (f2 & 0x20) !== 0, cd: (f2 & 0x10) !== 0, rcode: f2 & 0x0f,
+      questions, answers: [], authorities: [], additionals: [],
+    };
     return { msg, wire: buf, nameEnd, questionEnd };
   }
 
@@ -138,7 +128,13 @@ export function parseQuery(buf: Buffer): ParsedQuery | QueryReject {
     options.push({ code: (buf[p]! << 8) | buf[p + 1]!, data: new Uint8Array(buf.buffer, buf.byteOffset + p + 4, ol) });
     p += 4 + ol;
   }
-  msg.rcode |= extRcode << 4;
-  msg.edns = { udpSize, version, do: dnssecOk, options };
+  // Built whole rather than given `edns` afterwards, so every EDNS query has one object shape.
+  const msg: Message = {
+    id, qr: false, opcode: 0, aa: (f1 & 0x04) !== 0, tc: (f1 & 0x02) !== 0, rd: (f1 & 0x01) !== 0,
+    ra: (f2 & 0x80) !== 0, z: (f2 & 0x40) !== 0, ad: (f2 & 0x20) !== 0, cd: (f2 & 0x10) !== 0,
+    rcode: (extRcode << 4) | (f2 & 0x0f),
+    questions, answers: [], authorities: [], additionals: [],
+    edns: { udpSize, version, do: dnssecOk, options },
+  };
   return { msg, wire: buf, nameEnd, questionEnd };
 }
