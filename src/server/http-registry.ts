@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import { ClusterDnsError, ErrorCodes } from '../errors.js';
 import type { HttpRegistry, HttpRoute } from '../plugin/types.js';
+import type { DirectiveReader } from '../corefile/directive-reader.js';
 
 interface Listener {
   server: http.Server;
@@ -23,6 +24,17 @@ export function parseHttpAddress(addr: string): { host: string | undefined; port
   if (port > 65535) throw new Error(`invalid port in ${JSON.stringify(addr)}`);
   const host = m[1] ?? (m[2] === '' ? undefined : m[2]);
   return { host, port };
+}
+
+/** The optional ADDRESS argument of health/ready/prometheus, checked, or `fallback`; a bad one is an error at the directive. */
+export function httpAddressArg(r: DirectiveReader, fallback: string): string {
+  const [addr = fallback] = r.args(0, 1);
+  try {
+    parseHttpAddress(addr);
+  } catch (err) {
+    throw r.error((err as Error).message);
+  }
+  return addr;
 }
 
 export class SharedHttp implements HttpRegistry {

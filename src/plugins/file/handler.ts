@@ -14,6 +14,7 @@ import type { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { parseZone } from './zone-parser.js';
 import type { Resolver, Zone } from './zone.js';
+import { fileStamp } from '../../plugin/file-stamp.js';
 
 export interface ZoneSourceOptions {
   /** Canonical origin. */
@@ -74,26 +75,18 @@ export class ZoneSource {
   }
 
   private read(): { zone: Zone; watched: string[]; stamp: string } {
-    const before = statStamp(this.o.file); // taken before reading, so a write during the read is seen next tick
+    const before = fileStamp(this.o.file); // taken before reading, so a write during the read is seen next tick
     const text = fs.readFileSync(this.o.file, 'utf8');
     const { zone, included } = parseZone(text, { origin: this.o.origin, file: this.o.file, readFile: (f) => fs.readFileSync(f, 'utf8') });
-    return { zone, watched: [this.o.file, ...included], stamp: [before, ...included.map(statStamp)].join('|') };
+    return { zone, watched: [this.o.file, ...included], stamp: [before, ...included.map(fileStamp)].join('|') };
   }
 
   /** Size, mtime and inode of the file and of what it includes ("missing" for an absent file). */
   private currentStamp(): string {
-    return this.watched.map(statStamp).join('|');
+    return this.watched.map(fileStamp).join('|');
   }
 }
 
-function statStamp(file: string): string {
-  try {
-    const s = fs.statSync(file);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
-  } catch {
-    return 'missing';
-  }
-}
 
 export interface FileHandlerOptions {
   sources: ZoneSource[];

@@ -1,7 +1,7 @@
 import { DirectiveReader } from '../../corefile/directive-reader.js';
 import { singleDirective } from '../../plugin/single.js';
 import type { PluginSetup } from '../../plugin/types.js';
-import { parseHttpAddress } from '../../server/http-registry.js';
+import { httpAddressArg } from '../../server/http-registry.js';
 
 /**
  * `health [ADDRESS] { lameduck DURATION }` (default :8080). /health answers 200 "OK" while the
@@ -12,12 +12,7 @@ export const health: PluginSetup = {
   name: 'health',
   setup(directives, ctx) {
     const r = new DirectiveReader(singleDirective('health', directives), 'health');
-    const [addr = ':8080'] = r.args(0, 1);
-    try {
-      parseHttpAddress(addr);
-    } catch (err) {
-      throw r.error((err as Error).message);
-    }
+    const addr = httpAddressArg(r, ':8080');
     let lameduckMs = 0;
     for (const child of r.block()) {
       if (child.name !== 'lameduck') r.unknownProperty(child);

@@ -15,6 +15,7 @@ import { type Fallthrough, matchZone } from '../../plugin/zones.js';
 import type { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { addHostsLines, emptyTable, type HostsTable } from './hosts-table.js';
+import { fileStamp } from '../../plugin/file-stamp.js';
 
 export interface HostsOptions {
   file: string;
@@ -41,12 +42,12 @@ export class HostsHandler {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.o.logger.error({ err }, `plugin/hosts: cannot read ${this.o.file}`);
     }
-    this.stamp = statStamp(this.o.file);
+    this.stamp = fileStamp(this.o.file);
     this.table = t;
   }
 
   reloadIfChanged(): void {
-    if (statStamp(this.o.file) !== this.stamp) this.load();
+    if (fileStamp(this.o.file) !== this.stamp) this.load();
   }
 
   withNext(next: Handler | undefined): Handler {
@@ -76,14 +77,5 @@ export class HostsHandler {
     }
     w.writeMsg(m);
     return Rcode.NOERROR;
-  }
-}
-
-function statStamp(file: string): string {
-  try {
-    const s = fs.statSync(file);
-    return `${s.mtimeMs}:${s.size}:${s.ino}`;
-  } catch {
-    return 'missing';
   }
 }

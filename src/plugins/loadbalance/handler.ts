@@ -6,11 +6,11 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { Rcode, RRType } from '../../dns/constants.js';
-import { decodeMessage } from '../../dns/decode.js';
 import type { Message, ResourceRecord } from '../../dns/message.js';
 import { nextOrFailure } from '../../plugin/chain.js';
 import type { HandlerFactory } from '../../plugin/types.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
+import { TransformingWriter } from '../../server/transforming-writer.js';
 
 /** One preferred subnet. */
 export interface PreferSubnet {
@@ -50,44 +50,24 @@ export function loadbalanceHandler(prefer: PreferSubnet[], random: RandomId = ra
   });
 }
 
-export class LoadBalanceWriter implements ResponseWriter {
+export class LoadBalanceWriter extends TransformingWriter {
   constructor(
-    private readonly inner: ResponseWriter,
+    inner: ResponseWriter,
     private readonly prefer: PreferSubnet[],
     private readonly random: RandomId,
-  ) {}
-
-  get written(): boolean {
-    return this.inner.written;
-  }
-  get sentBytes(): number {
-    return this.inner.sentBytes;
+  ) {
+    super(inner);
   }
 
-  writeMsg(res: Message): void {
+  /** Decode only what could change: a NOERROR reply with more than one record in some section. */
+  protected override mayChange(wire: Buffer): boolean {
+    return (wire[3]! & 0x0f) === Rcode.NOERROR && (wire.readUInt16BE(6) > 1 || wire.readUInt16BE(8) > 1 || wire.readUInt16BE(10) > 1);
+  }
+
+  protected transform(res: Message): Message {
     const q = res.questions[0];
-    if (res.rcode !== Rcode.NOERROR || !q || q.type === RRType.AXFR || q.type === RRType.IXFR) {
-      this.inner.writeMsg(res);
-      return;
-    }
-    this.inner.writeMsg(this.shuffle(res));
-  }
-
-  writeWire(reply: Buffer): void {
-    // Decode only what could change: a NOERROR reply with more than one record in some section.
-    const counts = reply.length >= 12 ? [reply.readUInt16BE(6), reply.readUInt16BE(8), reply.readUInt16BE(10)] : [];
-    if (reply.length < 12 || (reply[3]! & 0x0f) !== Rcode.NOERROR || counts.every((n) => n <= 1)) {
-      this.inner.writeWire(reply);
-      return;
-    }
-    let m: Message;
-    try {
-      m = decodeMessage(reply);
-    } catch {
-      this.inner.writeWire(reply);
-      return;
-    }
-    this.writeMsg(m);
+    if (res.rcode !== Rcode.NOERROR || !q || q.type === RRType.AXFR || q.type === RRType.IXFR) return res;
+    return this.shuffle(res);
   }
 
   private shuffle(res: Message): Message {

@@ -5,11 +5,10 @@
  * The EDNS OPT record is not a section record here and always stays.
  */
 import { Opcode, Rcode, RRType } from '../../dns/constants.js';
-import { decodeMessage } from '../../dns/decode.js';
 import type { Message } from '../../dns/message.js';
 import { nextOrFailure } from '../../plugin/chain.js';
 import type { Handler } from '../../plugin/types.js';
-import type { ResponseWriter } from '../../server/response-writer.js';
+import { TransformingWriter } from '../../server/transforming-writer.js';
 
 export function minimalHandler(next: Handler | undefined): Handler {
   return {
@@ -32,46 +31,16 @@ export function isTrimmable(m: Message): boolean {
   return true;
 }
 
-export class MinimalWriter implements ResponseWriter {
-  private wrote = false;
-
-  constructor(private readonly inner: ResponseWriter) {}
-
-  get written(): boolean {
-    return this.wrote || this.inner.written;
-  }
-  get sentBytes(): number {
-    return this.inner.sentBytes;
-  }
-
-  writeMsg(reply: Message): void {
-    this.wrote = true;
-    if (isTrimmable(reply) && (reply.authorities.length > 0 || reply.additionals.length > 0)) {
-      reply = { ...reply, authorities: [], additionals: [] };
-    }
-    this.inner.writeMsg(reply);
-  }
-
-  writeWire(reply: Buffer): void {
+export class MinimalWriter extends TransformingWriter {
+  protected override mayChange(wire: Buffer): boolean {
     // Nothing to trim when both sections are empty (ARCOUNT counts the OPT record too).
-    if (reply.length < 12 || (reply.readUInt16BE(8) === 0 && reply.readUInt16BE(10) === 0)) {
-      this.wrote = true;
-      this.inner.writeWire(reply);
-      return;
+    return wire.readUInt16BE(8) !== 0 || wire.readUInt16BE(10) !== 0;
+  }
+
+  protected transform(reply: Message): Message {
+    if (isTrimmable(reply) && (reply.authorities.length > 0 || reply.additionals.length > 0)) {
+      return { ...reply, authorities: [], additionals: [] };
     }
-    let m: Message;
-    try {
-      m = decodeMessage(reply);
-    } catch {
-      this.wrote = true;
-      this.inner.writeWire(reply);
-      return;
-    }
-    if (!isTrimmable(m) || (m.authorities.length === 0 && m.additionals.length === 0)) {
-      this.wrote = true;
-      this.inner.writeWire(reply);
-      return;
-    }
-    this.writeMsg(m);
+    return reply;
   }
 }

@@ -3,12 +3,12 @@
  * an NSID option holding this server's identifier. Replies written as pre-encoded wire are decoded,
  * given the option and written as a message.
  */
-import { decodeMessage } from '../../dns/decode.js';
 import type { Message } from '../../dns/message.js';
 import { nextOrFailure } from '../../plugin/chain.js';
 import type { Handler } from '../../plugin/types.js';
 import type { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
+import { TransformingWriter } from '../../server/transforming-writer.js';
 
 /** EDNS option code of NSID (RFC 5001). */
 export const EDNS_NSID = 3;
@@ -24,24 +24,16 @@ export function nsidHandler(data: Uint8Array, next: Handler | undefined): Handle
 }
 
 /** Adds (or replaces) the NSID option of every reply written through it. */
-export class NsidWriter implements ResponseWriter {
-  private wrote = false;
-
+export class NsidWriter extends TransformingWriter {
   constructor(
-    private readonly inner: ResponseWriter,
+    inner: ResponseWriter,
     private readonly req: Request,
     private readonly data: Uint8Array,
-  ) {}
-
-  get written(): boolean {
-    return this.wrote || this.inner.written;
-  }
-  get sentBytes(): number {
-    return this.inner.sentBytes;
+  ) {
+    super(inner);
   }
 
-  writeMsg(reply: Message): void {
-    this.wrote = true;
+  protected transform(reply: Message): Message {
     const reqEdns = this.req.msg.edns;
     if (reqEdns && !reply.edns) reply.edns = { udpSize: reqEdns.udpSize, version: 0, do: reqEdns.do, options: [] };
     if (reply.edns) {
@@ -49,20 +41,6 @@ export class NsidWriter implements ResponseWriter {
       options.push({ code: EDNS_NSID, data: this.data });
       reply.edns = { ...reply.edns, options };
     }
-    this.inner.writeMsg(reply);
-  }
-
-  writeWire(reply: Buffer): void {
-    let m: Message;
-    try {
-      m = decodeMessage(reply);
-    } catch {
-      // Not ours to fix: pass it on as it is.
-      this.wrote = true;
-      this.inner.writeWire(reply);
-      return;
-    }
-    this.writeMsg(m);
+    return reply;
   }
 }
-

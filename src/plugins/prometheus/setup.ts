@@ -1,7 +1,7 @@
 import { DirectiveReader } from '../../corefile/directive-reader.js';
 import { singleDirective } from '../../plugin/single.js';
 import type { PluginSetup } from '../../plugin/types.js';
-import { parseHttpAddress } from '../../server/http-registry.js';
+import { httpAddressArg } from '../../server/http-registry.js';
 import { registry } from '../../metrics/registry.js';
 import { metricsHandler } from './handler.js';
 import { pluginEnabled, startProcessMetrics } from './metrics.js';
@@ -14,12 +14,7 @@ export const prometheus: PluginSetup = {
   name: 'prometheus',
   setup(directives, ctx) {
     const r = new DirectiveReader(singleDirective('prometheus', directives), 'prometheus');
-    const [addr = 'localhost:9153'] = r.args(0, 1);
-    try {
-      parseHttpAddress(addr);
-    } catch (err) {
-      throw r.error((err as Error).message);
-    }
+    const addr = httpAddressArg(r, 'localhost:9153');
     if (r.block().length > 0) r.unknownProperty(r.block()[0]!);
     let unroute: (() => void) | undefined;
     const server = `dns://:${ctx.port}`;

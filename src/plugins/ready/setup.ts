@@ -1,7 +1,7 @@
 import { DirectiveReader } from '../../corefile/directive-reader.js';
 import { singleDirective } from '../../plugin/single.js';
 import type { PluginSetup } from '../../plugin/types.js';
-import { parseHttpAddress } from '../../server/http-registry.js';
+import { httpAddressArg } from '../../server/http-registry.js';
 import { stringToType } from '../../dns/constants.js';
 
 /**
@@ -15,12 +15,7 @@ export const ready: PluginSetup = {
   name: 'ready',
   setup(directives, ctx) {
     const r = new DirectiveReader(singleDirective('ready', directives), 'ready');
-    const [addr = ':8181'] = r.args(0, 1);
-    try {
-      parseHttpAddress(addr);
-    } catch (err) {
-      throw r.error((err as Error).message);
-    }
+    const addr = httpAddressArg(r, ':8181');
     if (r.block().length > 0) r.unknownProperty(r.block()[0]!);
     let unroute: (() => void) | undefined;
     let unexplain: (() => void) | undefined;
