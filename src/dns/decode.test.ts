@@ -165,7 +165,12 @@ test('name length limit: 255 wire bytes, counted across pointers', () => {
   decodeFails(twice, /longer than 255/);
 });
 
-test('65 KB pointer-chain packets decode or fail in under 5 ms', () => {
+// Measured ~1 ms per packet on an idle machine (dns2 3.1.1: 2.6 s). The bound is 50 ms so the test
+// holds on a loaded 2-core CI machine running other test files in parallel, and still fails on any
+// super-linear walk (which costs seconds).
+const POINTER_CHAIN_BOUND_MS = 50;
+
+test('65 KB pointer-chain packets decode or fail in well under a 50 ms bound', () => {
   // Each name is a pointer to the previous one: the longest legal chain is cut at 32 hops.
   const n = 16000;
   const buf = Buffer.alloc(12 + 4 * n);
@@ -179,7 +184,7 @@ test('65 KB pointer-chain packets decode or fail in under 5 ms', () => {
   const t = process.hrtime.bigint();
   for (let i = 0; i < 20; i++) assert.throws(() => decodeMessage(buf), DecodeError);
   const perPacketMs = Number(process.hrtime.bigint() - t) / 1e6 / 20;
-  assert.ok(perPacketMs < 5, `${perPacketMs} ms per packet`);
+  assert.ok(perPacketMs < POINTER_CHAIN_BOUND_MS, `${perPacketMs} ms per packet`);
 
   // The worst case for work: a chain of `hops` pointer-linked 1-byte labels hidden in the RDATA
   // of an unknown-type record, then as many records as fit whose names walk the whole chain.
@@ -222,12 +227,12 @@ test('65 KB pointer-chain packets decode or fail in under 5 ms', () => {
   assert.ok(ok.records > 5000);
   assert.equal(m.answers[1]!.name, 'a.'.repeat(32));
   const okMs = medianMs(() => decodeMessage(ok.buf));
-  assert.ok(okMs < 5, `${okMs} ms per packet`);
+  assert.ok(okMs < POINTER_CHAIN_BOUND_MS, `${okMs} ms per packet`);
   // one more hop is refused at the first name that takes it
   const over = chainPacket(33);
   assert.throws(() => decodeMessage(over.buf), /too many compression pointers/);
   const overMs = medianMs(() => assert.throws(() => decodeMessage(over.buf), DecodeError));
-  assert.ok(overMs < 5, `${overMs} ms per packet`);
+  assert.ok(overMs < POINTER_CHAIN_BOUND_MS, `${overMs} ms per packet`);
 });
 
 test('hop limits hold when a walk ends in an already decoded suffix', () => {
