@@ -2,7 +2,7 @@ import os from 'node:os';
 import { Rcode } from '../../dns/constants.js';
 import { singleDirective } from '../../plugin/single.js';
 import type { PluginInstance, PluginSetup } from '../../plugin/types.js';
-import { parseKubernetesConfig } from './config.js';
+import { parseKubernetesConfig, type KubernetesConfig } from './config.js';
 import { KubernetesHandler } from './handler.js';
 import { acquireSource } from './source.js';
 
@@ -20,7 +20,7 @@ export const kubernetes: PluginSetup = {
     const cfg = parseKubernetesConfig(singleDirective('kubernetes', directives), ctx.addresses, ctx.root);
     let acquired: ReturnType<typeof acquireSource> | undefined;
     let handler: KubernetesHandler | undefined;
-    return {
+    const instance: PluginInstance = {
       // The chain is built before start() creates the source: until then the plugin answers SERVFAIL.
       handler: (next) => ({
         name: 'kubernetes',
@@ -45,8 +45,17 @@ export const kubernetes: PluginSetup = {
         await acquired?.release();
       },
     };
+    configs.set(instance, cfg);
+    return instance;
   },
 };
+
+const configs = new WeakMap<PluginInstance, KubernetesConfig>();
+
+/** The parsed config of a kubernetes instance, known before start() (autopath checks `pods verified`). */
+export function kubernetesConfigOf(instance: PluginInstance): KubernetesConfig | undefined {
+  return configs.get(instance);
+}
 
 /** Our own addresses, for ns.dns.<zone> (CoreDNS falls back to the local IPs when it cannot find its Service). */
 function localAddresses(): string[] {
