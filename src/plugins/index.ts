@@ -2,6 +2,7 @@
 import type { PluginSetup } from '../plugin/types.js';
 import { acl } from './acl/setup.js';
 import { any } from './any/setup.js';
+import { autopath } from './autopath/setup.js';
 import { cache } from './cache/setup.js';
 import { chaos } from './chaos/setup.js';
 import { errors } from './errors/setup.js';
@@ -22,6 +23,6 @@ import { rewrite } from './rewrite/setup.js';
 import { whoami } from './whoami/setup.js';
 
 export function allPlugins(): Map<string, PluginSetup> {
-  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl, file, kubernetes];
+  const list: PluginSetup[] = [cache, loadbalance, reload, errors, health, hosts, log, prometheus, ready, whoami, forward, loop, chaos, nsid, any, minimal, rewrite, acl, file, kubernetes, autopath];
   return new Map(list.map((p) => [p.name, p]));
 }
