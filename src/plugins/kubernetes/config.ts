@@ -27,6 +27,8 @@ export interface KubernetesConfig {
   fall: Fallthrough;
   /** Text of the fallthrough line, for the shared-watch key and explain. */
   fallArgs: string[] | undefined;
+  /** `startup_timeout`: how long start() waits for the first full list before serving anyway. */
+  startupTimeoutMs: number;
 }
 
 const LABEL_SELECTOR = /^[\w./-]+(\s*(=|==|!=)\s*[\w./-]*|\s+(in|notin)\s*\([\w\s,./-]*\))?$|^!?[\w./-]+$/;
@@ -58,7 +60,9 @@ function splitSelector(expr: string): string[] {
 export function parseKubernetesConfig(d: Directive, addresses: ServerAddress[], root: string): KubernetesConfig {
   const r = new DirectiveReader(d, 'kubernetes');
   const zones = pluginZones(r.args(0, Infinity), addresses);
-  const primaryZone = zones.find((z) => !z.endsWith('in-addr.arpa.') && !z.endsWith('ip6.arpa.')) ?? zones[0]!;
+  const primaryZone = zones.find((z) => !z.endsWith('in-addr.arpa.') && !z.endsWith('ip6.arpa.'));
+  // As CoreDNS: service names and PTR targets need a forward zone.
+  if (primaryZone === undefined) throw r.error('non-reverse zone name must be used');
   const cfg: KubernetesConfig = {
     zones, primaryZone,
     connection: { mode: 'in-cluster' },
@@ -67,6 +71,7 @@ export function parseKubernetesConfig(d: Directive, addresses: ServerAddress[], 
     pods: 'disabled', endpointPodNames: false, ttl: 5,
     noEndpoints: false, ignoreEmptyService: false,
     fall: Fallthrough.none(), fallArgs: undefined,
+    startupTimeoutMs: 5000,
   };
   let endpoint: string | undefined;
   let tls: { certFile: string; keyFile: string; caFile: string } | undefined;
@@ -131,8 +136,13 @@ export function parseKubernetesConfig(d: Directive, addresses: ServerAddress[], 
         cfg.ignoreEmptyService = true;
         break;
       }
+      case 'startup_timeout':
+        cfg.startupTimeoutMs = c.duration(c.args(1)[0]!);
+        break;
       case 'multicluster':
         throw c.error('multicluster is not supported');
+      case 'zonal':
+        throw c.error('zonal is not supported');
       case 'apiserver_qps':
       case 'apiserver_burst':
       case 'apiserver_max_inflight':
@@ -145,6 +155,8 @@ export function parseKubernetesConfig(d: Directive, addresses: ServerAddress[], 
   }
   if (cfg.namespaces.length > 0 && cfg.namespaceLabels !== undefined) throw r.error('namespaces and namespace_labels cannot both be set');
   if (cfg.snapshot !== undefined && (endpoint !== undefined || kubeconfig !== undefined)) throw r.error('snapshot cannot be combined with endpoint or kubeconfig');
+  // The snapshot reader does not filter by labels (slim objects carry none): refuse rather than serve what the selector excludes.
+  if (cfg.snapshot !== undefined && (cfg.labels !== undefined || cfg.namespaceLabels !== undefined)) throw r.error('labels and namespace_labels cannot be combined with snapshot');
   if (kubeconfig && endpoint) throw r.error('kubeconfig and endpoint cannot both be set');
   if (tls && !endpoint) throw r.error('tls needs an endpoint');
   if (kubeconfig) cfg.connection = { mode: 'kubeconfig', ...kubeconfig };

@@ -5,7 +5,7 @@
  * store's indexes and the encoded reply is memoized until the store entries it came from change.
  * Until the first full list has been indexed the answer is SERVFAIL, never a false NXDOMAIN.
  */
-import { Rcode, RRClass } from '../../dns/constants.js';
+import { Rcode, RRClass, RRType } from '../../dns/constants.js';
 import { replyTo, type Message, type ResourceRecord } from '../../dns/message.js';
 import { instantiate, makeTemplate, type WireTemplate } from '../../dns/wire-template.js';
 import { lookup, soaRecord, type KubeAnswer, type LookupOptions } from '../../kubernetes/lookup.js';
@@ -85,20 +85,19 @@ export class KubernetesHandler {
   }
 
   /**
-   * An ExternalName's CNAME with its target resolved through the chain (forward), as CoreDNS's
-   * upstream lookup: when that lookup fails the CNAME is dropped and the answer is NODATA.
+   * An ExternalName's CNAME with its target resolved through the server's own chains (file, hosts,
+   * forward...), as CoreDNS's upstream lookup (plugin/pkg/upstream, backend_lookup.go A/AAAA): the
+   * CNAME is kept and the target's answers, if any, follow it, whatever rcode the target's lookup
+   * had (NXDOMAIN, SERVFAIL, REFUSED): the internal lookup always yields a reply, which is the only
+   * condition CoreDNS checks. The TC bit of the target's reply is carried over.
    */
   private async chased(req: Request, ans: KubeAnswer, zone: string): Promise<Message> {
     const m = this.reply(req, ans, zone);
     m.questions = [{ ...req.question }];
     const target = ans.chase!;
     const up = await this.services.resolve(this.port, target.name, target.qtype, req);
-    if (up.rcode === Rcode.SERVFAIL || up.rcode === Rcode.REFUSED) {
-      m.answers = [];
-      m.authorities = [soaRecord(zone, this.source.store.serial, this.cfg.ttl)];
-      return m;
-    }
-    m.answers = [...m.answers, ...up.answers.filter((rr: ResourceRecord) => rr.type !== 41)];
+    m.answers = [...m.answers, ...up.answers.filter((rr: ResourceRecord) => rr.type !== RRType.OPT)];
+    if (up.tc) m.tc = true;
     return m;
   }
 }

@@ -6,13 +6,10 @@ import { parseKubernetesConfig, type KubernetesConfig } from './config.js';
 import { KubernetesHandler } from './handler.js';
 import { acquireSource } from './source.js';
 
-/** How long start() waits for the first full list before serving anyway (CoreDNS: 5 s). */
-const SYNC_WAIT_MS = 5000;
-
 /**
  * `kubernetes [ZONES...] { ... }`: see config.ts for the options and README.md for their meaning.
- * start() begins (or joins) the watch and waits up to 5 s for the first list, as CoreDNS does;
- * until the list completes, queries get SERVFAIL and /ready says 503.
+ * start() begins (or joins) the watch and waits up to `startup_timeout` (default 5 s) for the first
+ * list, as CoreDNS does; until the list completes, queries get SERVFAIL and /ready says 503.
  */
 export const kubernetes: PluginSetup = {
   name: 'kubernetes',
@@ -36,7 +33,7 @@ export const kubernetes: PluginSetup = {
         let timer: NodeJS.Timeout | undefined;
         const synced = await Promise.race([
           acquired.source.whenSynced().then(() => true, () => false),
-          new Promise<boolean>((r) => { timer = setTimeout(() => r(false), SYNC_WAIT_MS); }),
+          new Promise<boolean>((r) => { timer = setTimeout(() => r(false), cfg.startupTimeoutMs); }),
         ]);
         clearTimeout(timer);
         if (!synced) ctx.logger.warn('[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes API');

@@ -100,9 +100,11 @@ function startSource(cfg: KubernetesConfig, logger: Logger): Shared {
     onEvent: (kind, op, lagMs) => {
       watchEvents.inc({ kind, op });
       if (kind === 'EndpointSlice' && lagMs !== undefined && lastSlice) {
-        const svc = store.entry(lastSlice.namespace, lastSlice.serviceName)?.service;
-        const serviceKind = !svc ? 'headless_without_selector' : svc.headless ? 'headless_with_selector' : 'cluster_ip';
-        programmingDuration.observe({ service_kind: serviceKind }, Math.max(0, lagMs) / 1000);
+        // As CoreDNS (object/metrics.go): only when the backing Service is known; a slice carrying the
+        // trigger-time annotation was made by the controller for a Service with a selector, so a
+        // headless one is "headless_with_selector" ("headless_without_selector" is never observed).
+        const svc = store.entry(lastSlice.namespace.toLowerCase(), lastSlice.serviceName.toLowerCase())?.service;
+        if (svc) programmingDuration.observe({ service_kind: svc.headless ? 'headless_with_selector' : 'cluster_ip' }, Math.max(0, lagMs) / 1000);
       }
     },
     onError: (kind) => watchFailures.inc({ kind }),
