@@ -508,31 +508,40 @@ class GuardedWatch extends Watch {
       allowWatchBookmarks: true,
       timeoutSeconds: 300 + Math.floor(Math.random() * 300),
     };
+    // ListWatch's handler is async: a throw inside it would be an unhandled rejection.
+    const forward = (phase: string, obj: unknown): void => {
+      try {
+        const r: unknown = callback(phase, obj);
+        if (r instanceof Promise) r.catch((err: unknown) => finish(err));
+      } catch (err) {
+        finish(err);
+      }
+    };
     const onLine = (phase: string, obj: unknown): void => {
       if (finished) return;
       lines++;
       lastActivity = Date.now();
-      k.healthy();
       const o = isObj(obj) ? obj : {};
+      if (phase === 'ERROR') {
+        const code = typeof o.code === 'number' ? o.code : 500;
+        // 410: ListWatch forgets its RV and re-lists when the server ends the stream.
+        if (code === 410) return forward(phase, obj);
+        return finish(new KubeApiError(code, String(o.reason ?? ''), `watch ${path}: ERROR ${code} ${String(o.message ?? '')}`));
+      }
+      k.healthy();
       switch (phase) {
-        case 'ERROR': {
-          const code = typeof o.code === 'number' ? o.code : 500;
-          // 410: ListWatch forgets its RV and re-lists when the server ends the stream.
-          if (code === 410) return callback(phase, obj);
-          return finish(new KubeApiError(code, String(o.reason ?? ''), `watch ${path}: ERROR ${code} ${String(o.message ?? '')}`));
-        }
         case 'ADDED':
         case 'MODIFIED':
         case 'DELETED': {
           const c = k.carrier(obj, true);
-          if (c) return callback(phase, c);
+          if (c) return forward(phase, c);
           // Not ours (another namespace): still move the RV on, as a bookmark does.
           const rv = isObj(o.metadata) ? o.metadata.resourceVersion : undefined;
-          if (typeof rv === 'string') callback('BOOKMARK', { metadata: { resourceVersion: rv } });
+          if (typeof rv === 'string') forward('BOOKMARK', { metadata: { resourceVersion: rv } });
           return;
         }
         default:
-          return callback(phase, obj);
+          return forward(phase, obj);
       }
     };
     try {

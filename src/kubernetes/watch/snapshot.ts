@@ -43,11 +43,11 @@ function invalid(file: string, line: number, detail: string): ConfigError {
 
 function yamlDocs(text: string, file: string): Doc[] {
   const lineCounter = new LineCounter();
-  const parsed = parseAllDocuments(text, { lineCounter, prettyErrors: false });
+  const parsed = parseAllDocuments(text, { lineCounter });
   const docs: Doc[] = [];
   for (const d of parsed) {
     const e = d.errors[0];
-    if (e) throw invalid(file, e.linePos?.[0].line ?? 0, e.message.split('\n')[0]!);
+    if (e) throw invalid(file, e.linePos?.[0].line ?? 0, e.message.split('\n')[0]!.replace(/:$/, ''));
     const lineAt = (n: YamlNode | null | undefined): number => (n?.range ? lineCounter.linePos(n.range[0]).line : 0);
     const contents = d.contents;
     docs.push({
@@ -231,7 +231,8 @@ function remove(sink: ObjectSink, e: Entry): void {
 
 /**
  * Delivers the file's objects to the sink now (synchronously, when the file is good) and after every
- * change to it (stat polling every `intervalMs`, default 1 s; an atomic rename counts as a change).
+ * change to it (stat polling every `intervalMs`, default 1 s: inode, size or mtime changed; an
+ * atomic rename counts as a change).
  */
 export function watchSnapshotFile(file: string, sink: ObjectSink, logger: Logger, opts: { intervalMs?: number } = {}): SnapshotWatch {
   let current = new Map<string, Entry>();
@@ -283,20 +284,40 @@ export function watchSnapshotFile(file: string, sink: ObjectSink, logger: Logger
     }
   };
 
-  const listener = (curr: fs.Stats, prev: fs.Stats): void => {
-    if (stopped) return;
-    if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
+  // Our own stat polling rather than fs.watchFile: watchFile takes its baseline stat
+  // asynchronously, so a file that appears or changes between our first read and that baseline
+  // would never be noticed. Here the baseline is the stat taken just before each read.
+  const signature = (st: fs.Stats | undefined): string => (st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'missing');
+  let seen = '';
+  const readIfChanged = (st: fs.Stats | undefined): void => {
+    const sig = signature(st);
+    if (sig === seen) return;
+    seen = sig;
     reload();
   };
-  fs.watchFile(file, { interval: opts.intervalMs ?? 1000, persistent: true }, listener);
-  reload();
+  let statting = false;
+  const timer = setInterval(() => {
+    if (statting) return;
+    statting = true;
+    fs.stat(file, (err, st) => {
+      statting = false;
+      if (!stopped) readIfChanged(err ? undefined : st);
+    });
+  }, opts.intervalMs ?? 1000);
+  let first: fs.Stats | undefined;
+  try {
+    first = fs.statSync(file);
+  } catch {
+    first = undefined;
+  }
+  readIfChanged(first);
 
   return {
     ready: () => loaded,
     whenReady: () => (loaded ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve))),
     stop(): void {
       stopped = true;
-      fs.unwatchFile(file, listener);
+      clearInterval(timer);
     },
   };
 }
