@@ -8,6 +8,7 @@ import { LRUCache } from 'lru-cache';
 import type { Logger } from 'pino';
 import { Rcode } from '../../dns/constants.js';
 import { decodeMessage } from '../../dns/decode.js';
+import { bindCounter } from '../../metrics/bound.js';
 import type { Message, ResourceRecord } from '../../dns/message.js';
 import { asciiLower } from '../../dns/names.js';
 import { nextOrFailure } from '../../plugin/chain.js';
@@ -15,8 +16,9 @@ import type { Handler } from '../../plugin/types.js';
 import { matchZone } from '../../plugin/zones.js';
 import { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
-import { cacheReplyType, minimalTtl, ReplyType, storable, typify } from './classify.js';
+import { cacheReplyType, MINIMAL_DEFAULT_TTL, minimalTtl, ReplyType, storable, typify } from './classify.js';
 import { CacheItem } from './item.js';
+import { wireFacts } from './wire-facts.js';
 import { cacheDrops, cacheEntries, cacheEvictions, cacheHits, cacheMisses, cachePrefetches, cacheRequests, cacheServedStale } from './metrics.js';
 
 export interface CacheClassConfig {
@@ -69,11 +71,12 @@ export class DnsCache {
     this.now = cfg.now ?? (() => performance.now());
     this.wallSeconds = cfg.wallSeconds ?? (() => Date.now() / 1000);
     this.zonesLabel = cfg.zones.join(',');
+    // Bound series (metrics/bound.ts): prom-client's labels() children still hash the labels per inc().
     this.hot = {
-      requests: cacheRequests.labels(this.labels()),
-      hitsSuccess: cacheHits.labels(this.labels('success')),
-      hitsDenial: cacheHits.labels(this.labels('denial')),
-      misses: cacheMisses.labels(this.labels()),
+      requests: bindCounter(cacheRequests, this.labels()),
+      hitsSuccess: bindCounter(cacheHits, this.labels('success')),
+      hitsDenial: bindCounter(cacheHits, this.labels('denial')),
+      misses: bindCounter(cacheMisses, this.labels()),
     };
     this.success = this.makeLru('success', cfg.success);
     this.denial = this.makeLru('denial', cfg.denial);
@@ -238,6 +241,19 @@ export class DnsCache {
     this.denial.clear();
   }
 
+  /** True when neither cache may hold anything for this name (`disable success` and `disable denial` both match it). */
+  storesNothing(name: string): boolean {
+    return matchZone(this.cfg.disableDenial, name) !== undefined && matchZone(this.cfg.disableSuccess, name) !== undefined;
+  }
+
+  /** How long a reply of type t is cached (and the TTL every record is capped to); `minimal` is minimalTtl with a maximum. */
+  duration(t: ReplyType, minimal: (max: number) => number): number {
+    const cfg = this.cfg;
+    if (t === ReplyType.NameError || t === ReplyType.NoData) return clamp(minimal(cfg.denial.maxTtl), cfg.denial.minTtl, cfg.denial.maxTtl);
+    if (t === ReplyType.ServerError) return cfg.servfailTtl;
+    return clamp(minimal(cfg.success.maxTtl), cfg.success.minTtl, cfg.success.maxTtl);
+  }
+
   countDrop(): void {
     cacheDrops.inc(this.labels());
   }
@@ -278,6 +294,10 @@ export class CacheWriter implements ResponseWriter {
   }
 
   writeWire(reply: Buffer): void {
+    if (this.mode === 'client' && this.inner && this.passesUnchanged(reply)) {
+      this.passWire(reply);
+      return;
+    }
     let m: Message;
     try {
       m = decodeMessage(reply);
@@ -292,7 +312,6 @@ export class CacheWriter implements ResponseWriter {
 
   writeMsg(res: Message): void {
     const cache = this.cache;
-    const cfg = cache.cfg;
     if (this.mode === 'verify') {
       this.refreshed = false;
       if (res.tc || !this.matches(res)) return;
@@ -302,14 +321,7 @@ export class CacheWriter implements ResponseWriter {
       this.refreshed = true;
     }
     const t = cacheReplyType(res, cache.wallSeconds());
-    let duration: number;
-    if (t === ReplyType.NameError || t === ReplyType.NoData) {
-      duration = clamp(minimalTtl(res, t, cfg.denial.maxTtl), cfg.denial.minTtl, cfg.denial.maxTtl);
-    } else if (t === ReplyType.ServerError) {
-      duration = cfg.servfailTtl;
-    } else {
-      duration = clamp(minimalTtl(res, t, cfg.success.maxTtl), cfg.success.minTtl, cfg.success.maxTtl);
-    }
+    const duration = cache.duration(t, (max) => minimalTtl(res, t, max));
     // Every record gets the cache duration, so the client does not see 1799 then 8 (CoreDNS).
     const ttl = Math.trunc(duration);
     const capTtl = (rrs: ResourceRecord[]): ResourceRecord[] => rrs.map((r) => ({ ...r, ttl }));
@@ -322,6 +334,32 @@ export class CacheWriter implements ResponseWriter {
     if (!this.req.do && !this.req.msg.ad) out.ad = false;
     this.wrote = true;
     this.inner?.writeMsg(out);
+  }
+
+  /**
+   * True when writeMsg would store nothing and send this reply exactly as it is: caching is off for
+   * the name in both caches (kubeadm's `disable success/denial cluster.local`), the reply answers
+   * the request's question, AD needs no clearing, and every record already carries the capped TTL
+   * (the kubernetes plugin's TTL is within the cache's bounds). Then the decode, the TTL copy and the
+   * re-encode below are skipped. Measured with bench/pipeline.ts (the bench cluster and query mix
+   * through the kubeadm Corefile, builds A/B alternated): 14.7 → 10.8 CPU µs per query (-26%).
+   */
+  private passesUnchanged(reply: Buffer): boolean {
+    const req = this.req;
+    const cache = this.cache;
+    const q = req.wire;
+    if (!q || !cache.storesNothing(req.name)) return false;
+    const f = wireFacts(reply);
+    if (!f || f.qtype !== req.qtype || f.qclass !== req.qclass) return false;
+    if ((reply[3]! & 0x20) !== 0 && !req.do && !req.msg.ad) return false;
+    // The reply's question name must be the request's (ASCII case aside): request.Match.
+    if (q.length < f.nameEnd || !sameNameIgnoringCase(reply, q, f.nameEnd)) return false;
+    if (f.records === 0) return true;
+    const denial = f.type === ReplyType.NameError || f.type === ReplyType.NoData;
+    const minimal = (max: number): number =>
+      f.type !== ReplyType.NoError && !denial ? MINIMAL_DEFAULT_TTL : Math.min(max, denial ? f.minDenialTtl : f.minTtl);
+    const ttl = Math.trunc(cache.duration(f.type, minimal));
+    return f.minTtl === ttl && f.maxTtl === ttl;
   }
 
   private passWire(reply: Buffer): void {
@@ -338,4 +376,17 @@ export class CacheWriter implements ResponseWriter {
 
 function clamp(v: number, min: number, max: number): number {
   return Math.min(Math.max(v, min), max);
+}
+
+/** Wire names [12, end) of a and b equal, ASCII case aside. */
+function sameNameIgnoringCase(a: Buffer, b: Buffer, end: number): boolean {
+  for (let i = 12; i < end; i++) {
+    let x = a[i]!;
+    let y = b[i]!;
+    if (x === y) continue;
+    if (x >= 0x41 && x <= 0x5a) x += 32;
+    if (y >= 0x41 && y <= 0x5a) y += 32;
+    if (x !== y) return false;
+  }
+  return true;
 }
