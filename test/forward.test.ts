@@ -281,8 +281,10 @@ failover.test:${port} {
     const ms = Date.now() - t0;
     assert.equal(r.rcode, Rcode.SERVFAIL);
     assert.ok(ms >= 4800 && ms < 6500, `answered after ${ms}ms`);
-    // 2s, 2s, then what is left of the 5s on the third try.
-    assert.equal(ups.drop1.count('x.dead2.test.') + ups.drop2.count('x.dead2.test.'), 3);
+    // 2s, 2s, then what is left of the 5s on the third try; on a loaded machine a timer firing late
+    // can leave room for one more short try before the deadline, never more.
+    const tries = ups.drop1.count('x.dead2.test.') + ups.drop2.count('x.dead2.test.');
+    assert.ok(tries >= 3 && tries <= 4, `${tries} tries`);
   });
 
   it('exports the forward metrics with CoreDNS names and labels', async () => {
