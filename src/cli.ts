@@ -6,12 +6,13 @@
  *   -version       print the version and exit
  *   -plugins       list the compiled-in plugins and exit
  *   -quiet         do not print the startup banner
+ *   -workers N     serve from N processes sharing the ports (default 1; "auto": one per CPU), see server/workers.ts
  * Go's flag syntax is accepted: -conf FILE, -conf=FILE, --conf FILE.
  */
+import cluster from 'node:cluster';
+import os from 'node:os';
 import { createLogger } from './logger.js';
 import { PLUGIN_ORDER } from './plugin/order.js';
-import { allPlugins } from './plugins/index.js';
-import { Supervisor } from './server/supervisor.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 
@@ -21,10 +22,11 @@ interface CliOptions {
   version: boolean;
   plugins: boolean;
   quiet: boolean;
+  workers: number;
 }
 
 export function parseArgs(argv: string[]): CliOptions {
-  const o: CliOptions = { conf: 'Corefile', port: 53, version: false, plugins: false, quiet: false };
+  const o: CliOptions = { conf: 'Corefile', port: 53, version: false, plugins: false, quiet: false, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i]!;
     const m = /^--?([\w.]+)(?:=(.*))?$/.exec(raw);
@@ -48,6 +50,13 @@ export function parseArgs(argv: string[]): CliOptions {
       case 'version': o.version = true; break;
       case 'plugins': o.plugins = true; break;
       case 'quiet': o.quiet = true; break;
+      case 'workers': {
+        const v = value();
+        const n = v === 'auto' ? os.availableParallelism() : Number(v);
+        if ((v !== 'auto' && !/^\d+$/.test(v)) || n < 1 || n > 256) throw new Error(`invalid value ${JSON.stringify(v)} for flag -workers: expected 1-256 or auto`);
+        o.workers = n;
+        break;
+      }
       case 'h': case 'help':
         process.stdout.write(usage());
         process.exit(0);
@@ -59,7 +68,7 @@ export function parseArgs(argv: string[]): CliOptions {
 }
 
 function usage(): string {
-  return `Usage of ${SERVER_NAME}:\n  -conf string\n    \tCorefile to load (default "Corefile")\n  -dns.port string\n    \tDefault port (default "53")\n  -plugins\n    \tList installed plugins\n  -quiet\n    \tQuiet mode (no initialization output)\n  -version\n    \tShow version\n`;
+  return `Usage of ${SERVER_NAME}:\n  -conf string\n    \tCorefile to load (default "Corefile")\n  -dns.port string\n    \tDefault port (default "53")\n  -plugins\n    \tList installed plugins\n  -quiet\n    \tQuiet mode (no initialization output)\n  -version\n    \tShow version\n  -workers string\n    \tServe from N processes sharing the ports, or auto for one per CPU (default "1")\n`;
 }
 
 async function main(): Promise<void> {
@@ -79,6 +88,17 @@ async function main(): Promise<void> {
     process.stdout.write(banner);
     return;
   }
+  if (opts.workers > 1 && cluster.isPrimary && !opts.plugins) {
+    // The primary loads no plugin (nor the Kubernetes client): it forks, supervises and fronts HTTP.
+    const { runPrimary } = await import('./server/workers.js');
+    const code = await runPrimary({ workers: opts.workers, logger: createLogger(), quiet: opts.quiet, banner, print: (t) => process.stdout.write(t) });
+    process.exit(code);
+  }
+  const [{ allPlugins }, { Supervisor }, { registry }] = await Promise.all([
+    import('./plugins/index.js'),
+    import('./server/supervisor.js'),
+    import('./metrics/registry.js'),
+  ]);
   const plugins = allPlugins();
   if (opts.plugins) {
     process.stdout.write('Server types:\n  dns\n\nCaddyfile loaders:\n  flag\n  default\n\nOther plugins:\n');
@@ -86,14 +106,27 @@ async function main(): Promise<void> {
     return;
   }
 
-  const logger = createLogger();
+  const logger = cluster.isWorker ? createLogger().child({ worker: Number(process.env.CLUSTERDNS_WORKER ?? 0) }) : createLogger();
+  let stop = (_signal: string): void => undefined;
+  // A worker tells the primary when it serves and publishes its HTTP paths to it; it prints nothing
+  // at start (the primary prints the lines once), and after that only worker 0 prints reloads.
+  let started = false;
+  const link = cluster.isWorker
+    ? new (await import('./server/workers.js')).WorkerLink(registry, () => (started ? stop('primary gone') : process.exit(1)))
+    : undefined;
+  const startLines: string[] = [];
   const supervisor = new Supervisor({
     corefilePath: opts.conf,
     defaultPort: opts.port,
     plugins,
     logger,
     quiet: opts.quiet,
-    print: (line) => process.stdout.write(`${line}\n`),
+    print: (line) => {
+      if (!link) process.stdout.write(`${line}\n`);
+      else if (!started) startLines.push(line);
+      else if (process.env.CLUSTERDNS_WORKER === '0') process.stdout.write(`${line}\n`);
+    },
+    ...(link ? { httpPublisher: link } : {}),
   });
   try {
     await supervisor.start();
@@ -103,10 +136,12 @@ async function main(): Promise<void> {
     logger.flush();
     process.exit(1);
   }
-  if (!opts.quiet) process.stdout.write(banner);
+  started = true;
+  if (link) link.started(startLines);
+  else if (!opts.quiet) process.stdout.write(banner);
 
   let stopping = false;
-  const stop = (signal: string): void => {
+  stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, `[INFO] ${signal}: Shutting down`);

@@ -37,11 +37,22 @@ export function httpAddressArg(r: DirectiveReader, fallback: string): string {
   return addr;
 }
 
+/**
+ * Worker mode (`-workers N`, server/workers.ts): the configured addresses belong to the primary
+ * process. A worker's SharedHttp binds each address on a private loopback port instead and
+ * publishes every path it serves there; the primary listens on the address and forwards.
+ */
+export interface HttpPublisher {
+  /** Resolves once the primary serves `path` on `addr` through privatePort; rejects with its bind error. */
+  publish(addr: string, path: string, privatePort: number): Promise<void>;
+  unpublish(addr: string, path: string, privatePort: number): void;
+}
+
 export class SharedHttp implements HttpRegistry {
   private readonly listeners = new Map<string, Listener>();
   private readonly binding = new Map<string, Promise<Listener>>();
 
-  constructor(private readonly logger: Logger) {}
+  constructor(private readonly logger: Logger, private readonly publisher?: HttpPublisher) {}
 
   /** The port actually bound for addr (tests use ":0"). */
   boundPort(addr: string): number | undefined {
@@ -53,15 +64,27 @@ export class SharedHttp implements HttpRegistry {
     const stack = l.routes.get(path) ?? [];
     stack.push(handler);
     l.routes.set(path, stack);
-    this.logger.debug({ addr, path, port: l.port }, 'http route added');
-    return () => {
+    const unroute = (): void => {
       const s = l.routes.get(path);
       if (!s) return;
       const i = s.lastIndexOf(handler);
       if (i >= 0) s.splice(i, 1);
-      if (s.length === 0) l.routes.delete(path);
+      if (s.length === 0) {
+        l.routes.delete(path);
+        this.publisher?.unpublish(addr, path, l.port);
+      }
       if (l.routes.size === 0) this.closeListener(addr, l);
     };
+    if (this.publisher && stack.length === 1) {
+      try {
+        await this.publisher.publish(addr, path, l.port);
+      } catch (err) {
+        unroute();
+        throw err;
+      }
+    }
+    this.logger.debug({ addr, path, port: l.port }, 'http route added');
+    return unroute;
   }
 
   private listener(addr: string): Promise<Listener> {
@@ -75,7 +98,7 @@ export class SharedHttp implements HttpRegistry {
   }
 
   private async bind(addr: string): Promise<Listener> {
-    const { host, port } = parseHttpAddress(addr);
+    const { host, port } = this.publisher ? { host: '127.0.0.1', port: 0 } : parseHttpAddress(addr);
     const routes = new Map<string, HttpRoute[]>();
     const server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0] ?? '/';

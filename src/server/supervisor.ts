@@ -11,7 +11,7 @@ import { Rcode } from '../dns/constants.js';
 import { emptyHeader, replyTo } from '../dns/message.js';
 import { explain } from '../explain/explain.js';
 import { Generation } from './generation.js';
-import { SharedHttp } from './http-registry.js';
+import { SharedHttp, type HttpPublisher } from './http-registry.js';
 import { PortListener } from './listener.js';
 import { reloadFailedTotal } from './reload-metrics.js';
 import type { TcpLimits } from './tcp.js';
@@ -27,6 +27,8 @@ export interface SupervisorOptions {
   tcpLimits?: TcpLimits;
   /** Printed at start unless quiet (CoreDNS prints the server keys then its version). */
   print?: (line: string) => void;
+  /** Worker mode (-workers N): HTTP addresses are published to the primary (see workers.ts). */
+  httpPublisher?: HttpPublisher;
 }
 
 /** In-flight queries on a retired config get this long to finish before its plugins stop. */
@@ -50,7 +52,7 @@ export class Supervisor {
   private readonly services: ProcessServices;
 
   constructor(private readonly opts: SupervisorOptions) {
-    this.http = new SharedHttp(opts.logger);
+    this.http = new SharedHttp(opts.logger, opts.httpPublisher);
     const isShuttingDown = (): boolean => this.shutting;
     const lifecycle: Lifecycle = {
       setLameduck: (ms) => {

@@ -33,6 +33,8 @@ export const responseSize = once('coredns_dns_response_size_bytes', () => new Hi
 export const pluginEnabled = once('coredns_plugin_enabled', () => new Gauge({
   name: 'coredns_plugin_enabled', help: 'A metric that indicates whether a plugin is enabled on per server and zone basis.',
   labelNames: ['server', 'zone', 'view', 'name'] as const, registers: [registry],
+  // With -workers N the primary sums the workers' registries; a flag stays a flag.
+  aggregator: 'max',
 }));
 
 let processMetricsStarted = false;
@@ -43,7 +45,7 @@ export function startProcessMetrics(): void {
   processMetricsStarted = true;
   const info = new Gauge({
     name: 'coredns_build_info', help: 'A metric with a constant \'1\' value labeled by version, revision, and goversion from which CoreDNS was built.',
-    labelNames: ['version', 'revision', 'goversion'] as const, registers: [registry],
+    labelNames: ['version', 'revision', 'goversion'] as const, registers: [registry], aggregator: 'max',
   });
   info.set({ version: VERSION, revision: SERVER_NAME, goversion: process.version }, 1);
   collectDefaultMetrics({ register: registry });

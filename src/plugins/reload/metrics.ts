@@ -10,4 +10,6 @@ export const reloadInfo = once('coredns_reload_version_info', () => new Gauge({
   help: "A metric with a constant '1' value labeled by hash, and value which type of hash generated.",
   labelNames: ['hash', 'value'] as const,
   registers: [registry],
+  // With -workers N the primary sums the workers' registries; a flag stays a flag.
+  aggregator: 'max',
 }));
