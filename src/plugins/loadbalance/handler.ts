@@ -59,6 +59,18 @@ export class LoadBalanceWriter extends TransformingWriter {
     super(inner);
   }
 
+  /**
+   * A pre-encoded reply is shuffled as bytes when shuffleWire can (the kubernetes plugin's headless
+   * answers: one owner, all A or all AAAA), in exactly the order roundRobin gives for the same random
+   * draws; anything else goes the decode → roundRobin → encode way. Measured with bench/pipeline.ts
+   * (bench cluster, headless queries only: 10 A records): 12.1 → 8.3 CPU µs per query (-32%).
+   */
+  override writeWire(reply: Buffer): void {
+    const shuffled = this.prefer.length === 0 && reply.length >= 12 && this.mayChange(reply) ? shuffleWire(reply, this.random) : undefined;
+    if (shuffled) this.inner.writeWire(shuffled);
+    else super.writeWire(reply);
+  }
+
   /** Decode only what could change: a NOERROR reply with more than one record in some section. */
   protected override mayChange(wire: Buffer): boolean {
     return (wire[3]! & 0x0f) === Rcode.NOERROR && (wire.readUInt16BE(6) > 1 || wire.readUInt16BE(8) > 1 || wire.readUInt16BE(10) > 1);
@@ -111,6 +123,82 @@ export function roundRobin(rrs: ResourceRecord[], random: RandomId): ResourceRec
   shuffle(address, random);
   shuffle(mx, random);
   return [...cname, ...rest, ...address, ...mx];
+}
+
+/**
+ * roundRobin on the wire, for the replies where it is a permutation of equal-sized blocks: every
+ * section of two or more records (an OPT at the end of the additional section aside) holds only A,
+ * or only AAAA, records whose owner is the same 2-byte compression pointer. Such records are
+ * 16 (A) or 28 (AAAA) bytes with nothing pointing inside them that moving could break (a pointer to
+ * an owner lands on the same bytes whatever record is there). Returns the shuffled copy, or
+ * undefined when some section is not of that shape (then nothing was drawn from `random`).
+ */
+export function shuffleWire(w: Buffer, random: RandomId): Buffer | undefined {
+  if (w.length < 12 || (w[3]! & 0x0f) !== Rcode.NOERROR || ((w[4]! << 8) | w[5]!) !== 1) return undefined;
+  let p = skipName(w, 12);
+  if (p < 0 || p + 4 > w.length) return undefined;
+  const qtype = (w[p]! << 8) | w[p + 1]!;
+  if (qtype === RRType.AXFR || qtype === RRType.IXFR) return undefined;
+  p += 4;
+  // [start, block size, records] of each section to shuffle
+  const runs: Array<[number, number, number]> = [];
+  for (let s = 0; s < 3; s++) {
+    const n = (w[6 + 2 * s]! << 8) | w[7 + 2 * s]!;
+    const start = p;
+    let records = n;
+    let owner = -1;
+    let type = -1;
+    let size = -1;
+    let uniform = true;
+    for (let i = 0; i < n; i++) {
+      const at = p;
+      const rdata = skipName(w, p) + 10;
+      if (rdata < 10 || rdata > w.length) return undefined;
+      const t = (w[rdata - 10]! << 8) | w[rdata - 9]!;
+      p = rdata + ((w[rdata - 2]! << 8) | w[rdata - 1]!);
+      if (p > w.length) return undefined;
+      if (t === RRType.OPT) {
+        // The OPT ends the additional section and is not a record roundRobin sees; an extended rcode
+        // (its TTL's top byte) makes the decoded rcode other than NOERROR: nothing is shuffled then.
+        if (s !== 2 || i !== n - 1 || w[rdata - 6] !== 0) return undefined;
+        records--;
+        continue;
+      }
+      const o = (w[at]! & 0xc0) === 0xc0 && rdata - at === 12 ? (w[at]! << 8) | w[at + 1]! : -1;
+      if (i === 0) {
+        owner = o;
+        type = t;
+        size = p - at;
+      } else if (o !== owner || t !== type || p - at !== size) {
+        uniform = false;
+      }
+    }
+    if (records < 2) continue;
+    if (!uniform || owner < 0 || !((type === RRType.A && size === 16) || (type === RRType.AAAA && size === 28))) return undefined;
+    runs.push([start, size, records]);
+  }
+  if (p !== w.length) return undefined;
+  const out = Buffer.allocUnsafe(w.length);
+  w.copy(out);
+  for (const [start, size, n] of runs) {
+    const order = Array.from({ length: n }, (_, i) => i);
+    shuffle(order, random);
+    for (let i = 0; i < n; i++) w.copy(out, start + i * size, start + order[i]! * size, start + (order[i]! + 1) * size);
+  }
+  return out;
+}
+
+/** Offset after the name at p (labels ending in a root label or a pointer); -1 when malformed. */
+function skipName(w: Buffer, p: number): number {
+  for (let hops = 0; hops < 128; hops++) {
+    if (p >= w.length) return -1;
+    const l = w[p]!;
+    if (l === 0) return p + 1;
+    if ((l & 0xc0) === 0xc0) return p + 2 <= w.length ? p + 2 : -1;
+    if (l > 63) return -1;
+    p += l + 1;
+  }
+  return -1;
 }
 
 /** CoreDNS's roundRobinShuffle (its exact swap sequence, driven by 16-bit random numbers). */
