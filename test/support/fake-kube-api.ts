@@ -322,6 +322,8 @@ class FakeKubeApiServer implements FakeKubeApi {
     outageDrops: 0,
   };
   private readonly requests: RequestRecord[] = [];
+  /** The sorted snapshot of the last list, reused by its continue pages. */
+  private listCache: { key: string; all: Array<[string, KubeObject]> } | undefined;
 
   constructor(private readonly opts: FakeKubeApiOptions) {
     this.rv = opts.startResourceVersion ?? 1;
@@ -661,19 +663,33 @@ class FakeKubeApiServer implements FakeKubeApi {
       rv = parsed.rv;
       after = parsed.after;
     }
-    const state = this.stateAt(def.kind, rv);
-    if (!state) {
-      return this.sendStatus(res, 410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+    // The pages of one list share its sorted snapshot: sorting 100k objects again for every
+    // 500-item page took ~190 ms a page (45 s to list the bench's 200k-object cluster).
+    const key = JSON.stringify([def.kind, route.namespace ?? null, q.get('labelSelector') ?? '', q.get('fieldSelector') ?? '', rv]);
+    let all = this.listCache?.key === key && rv >= this.oldestResumable ? this.listCache.all : undefined;
+    if (!all) {
+      const state = this.stateAt(def.kind, rv);
+      if (!state) {
+        return this.sendStatus(res, 410, 'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.');
+      }
+      all = [...state.entries()]
+        .filter(([, o]) => this.matches(def, route.namespace, labels, fields, o))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      this.listCache = { key, all };
     }
-    const all = [...state.entries()]
-      .filter(([, o]) => this.matches(def, route.namespace, labels, fields, o))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const rest = all.filter(([k]) => k > after);
-    const page = limit > 0 ? rest.slice(0, limit) : rest;
+    // The first item after the continue key (the snapshot is sorted by key).
+    let from = 0;
+    for (let hi = all.length; from < hi; ) {
+      const mid = (from + hi) >> 1;
+      if (all[mid]![0] > after) hi = mid;
+      else from = mid + 1;
+    }
+    const rest = all.length - from;
+    const page = all.slice(from, limit > 0 ? from + limit : all.length);
     const metadata: Record<string, unknown> = { resourceVersion: String(rv) };
-    if (limit > 0 && rest.length > page.length) {
+    if (limit > 0 && rest > page.length) {
       metadata.continue = Buffer.from(JSON.stringify({ rv, after: page[page.length - 1]![0] })).toString('base64url');
-      if (labels.length === 0 && fields.length === 0) metadata.remainingItemCount = rest.length - page.length;
+      if (labels.length === 0 && fields.length === 0) metadata.remainingItemCount = rest - page.length;
     }
     const items = page.map(([, o]) => {
       const { kind: _k, apiVersion: _a, ...item } = o;
