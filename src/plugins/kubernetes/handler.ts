@@ -20,8 +20,19 @@ import type { KubeSource } from './source.js';
 
 type Memoized = { template: WireTemplate } | { fallthrough: true };
 
+/**
+ * The memo in two tiers, because a memoized answer costs ~2 KB of RSS (template, key, versions).
+ * Positive answers derived from the cluster's own objects are bounded by the cluster's size; every
+ * other answer (NXDOMAIN, NODATA, fallthrough, `pods insecure` addresses) is keyed by a name or
+ * type the client chooses: a flood of random names filled a single 200k memo to ~400 MB of RSS
+ * (the pod's limit is 170 Mi). Those go to a tier bounded like CoreDNS's default cache.
+ */
+const OBJECT_MEMO_ENTRIES = 200_000;
+const OTHER_MEMO_ENTRIES = 10_000;
+
 export class KubernetesHandler {
   private readonly memo: AnswerMemo<Memoized>;
+  private readonly otherMemo: AnswerMemo<Memoized>;
   readonly lookupOptions: LookupOptions;
 
   constructor(
@@ -31,7 +42,8 @@ export class KubernetesHandler {
     private readonly port: number,
     nsAddresses: string[],
   ) {
-    this.memo = new AnswerMemo<Memoized>(source.store, 200_000);
+    this.memo = new AnswerMemo<Memoized>(source.store, OBJECT_MEMO_ENTRIES);
+    this.otherMemo = new AnswerMemo<Memoized>(source.store, OTHER_MEMO_ENTRIES);
     this.lookupOptions = { ttl: cfg.ttl, primaryZone: cfg.primaryZone, nsAddresses };
   }
 
@@ -48,7 +60,7 @@ export class KubernetesHandler {
     if (!zone || req.qclass !== RRClass.IN) return nextOrFailure('kubernetes', next, req, w);
     if (!this.source.synced()) return Rcode.SERVFAIL;
 
-    const hit = this.memo.get(name, req.qtype);
+    const hit = this.memo.get(name, req.qtype) ?? this.otherMemo.get(name, req.qtype);
     if (hit) {
       if ('fallthrough' in hit) return nextOrFailure('kubernetes', next, req, w);
       w.writeWire(instantiate(hit.template, req));
@@ -58,7 +70,7 @@ export class KubernetesHandler {
     const ans = lookup(this.source.store, this.lookupOptions, name, req.qtype, zone);
     if (ans.rcode === Rcode.REFUSED) return Rcode.REFUSED;
     if (ans.rcode === Rcode.NXDOMAIN && this.cfg.fall.through(name)) {
-      this.memo.set(name, req.qtype, ans.deps, { fallthrough: true });
+      this.otherMemo.set(name, req.qtype, ans.deps, { fallthrough: true });
       return nextOrFailure('kubernetes', next, req, w);
     }
     if (ans.chase) {
@@ -67,7 +79,8 @@ export class KubernetesHandler {
       return ans.rcode;
     }
     const template = makeTemplate(this.reply(req, ans, zone));
-    this.memo.set(name, req.qtype, ans.deps, { template });
+    const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
+    (fromObjects ? this.memo : this.otherMemo).set(name, req.qtype, ans.deps, { template });
     w.writeWire(instantiate(template, req));
     return ans.rcode;
   }
