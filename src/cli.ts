@@ -94,10 +94,11 @@ async function main(): Promise<void> {
     const code = await runPrimary({ workers: opts.workers, logger: createLogger(), quiet: opts.quiet, banner, print: (t) => process.stdout.write(t) });
     process.exit(code);
   }
-  const [{ allPlugins }, { Supervisor }, { registry }] = await Promise.all([
+  const [{ allPlugins }, { Supervisor }, { registry }, { tcpLimitsFromEnv }] = await Promise.all([
     import('./plugins/index.js'),
     import('./server/supervisor.js'),
     import('./metrics/registry.js'),
+    import('./server/tcp.js'),
   ]);
   const plugins = allPlugins();
   if (opts.plugins) {
@@ -121,6 +122,7 @@ async function main(): Promise<void> {
     plugins,
     logger,
     quiet: opts.quiet,
+    tcpLimits: tcpLimitsFromEnv(process.env),
     print: (line) => {
       if (!link) process.stdout.write(`${line}\n`);
       else if (!started) startLines.push(line);
