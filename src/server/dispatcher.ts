@@ -98,20 +98,31 @@ export class Dispatcher {
     }
   }
 
+  /** Answers one query through `send`; resolves once answered. Never rejects (see answer()). */
+  handle(buf: Buffer, origin: RequestOrigin, send: SendFn): Promise<void> {
+    return this.answer(buf, origin, send) ?? ANSWERED;
+  }
+
   /**
-   * Answers one query through `send`. Never rejects: a failure outside the chain (which has its
-   * own recovery below) is logged as "<transport> query failed", so a transport can fire and forget
-   * (UDP does: no .catch() promise per datagram).
+   * Answers one query through `send`. Never throws or rejects: a failure outside the chain (which
+   * has its own recovery below) is logged as "<transport> query failed", so a transport can fire
+   * and forget (UDP does). Returns a promise only when some handler answered asynchronously: a
+   * query answered synchronously (memo or cache hit, the common case) allocates none.
    */
-  async handle(buf: Buffer, origin: RequestOrigin, send: SendFn): Promise<void> {
+  answer(buf: Buffer, origin: RequestOrigin, send: SendFn): void | Promise<void> {
     try {
-      await this.serve(buf, origin, send);
+      const p = this.serve(buf, origin, send);
+      if (p) return p.catch((err: unknown) => this.failed(err, origin));
     } catch (err) {
-      this.logger.error({ err }, `${origin.transport} query failed`);
+      this.failed(err, origin);
     }
   }
 
-  private async serve(buf: Buffer, origin: RequestOrigin, send: SendFn): Promise<void> {
+  private failed(err: unknown, origin: RequestOrigin): void {
+    this.logger.error({ err }, `${origin.transport} query failed`);
+  }
+
+  private serve(buf: Buffer, origin: RequestOrigin, send: SendFn): void | Promise<void> {
     const parsed = parseQuery(buf);
     if ('kind' in parsed) {
       if (parsed.kind === 'drop') {
@@ -130,15 +141,28 @@ export class Dispatcher {
       return;
     }
     req.zone = route.zone;
-    let rcode: number;
+    let r: number | Promise<number>;
     try {
-      rcode = route.chain ? await route.chain.serveDNS(req, w) : Rcode.SERVFAIL;
+      r = route.chain ? route.chain.serveDNS(req, w) : Rcode.SERVFAIL;
     } catch (err) {
-      // CoreDNS recovers panics per query: count it, answer SERVFAIL, keep serving.
-      panicsTotal.inc();
-      this.logger.error({ err, name: req.qname, qtype: req.qtype }, 'plugin error while serving query');
-      rcode = Rcode.SERVFAIL;
+      r = this.panicked(err, req);
     }
+    if (typeof r === 'number') return this.finish(req, w, r);
+    return r.then(
+      (rcode) => this.finish(req, w, rcode),
+      (err: unknown) => this.finish(req, w, this.panicked(err, req)),
+    );
+  }
+
+  /** CoreDNS recovers panics per query: count it, answer SERVFAIL, keep serving. */
+  private panicked(err: unknown, req: Request): number {
+    panicsTotal.inc();
+    this.logger.error({ err, name: req.qname, qtype: req.qtype }, 'plugin error while serving query');
+    return Rcode.SERVFAIL;
+  }
+
+  /** Writes the error reply when the chain did not write one. */
+  private finish(req: Request, w: BaseWriter, rcode: number): void {
     if (rcode === NO_REPLY && !w.written) return; // dropped on purpose (acl drop)
     if (!w.written && !isClientWrite(rcode)) w.writeMsg(replyTo(req.msg, rcode));
     else if (!w.written) {
@@ -148,6 +172,9 @@ export class Dispatcher {
     }
   }
 }
+
+/** What handle() returns for a query answered synchronously. */
+const ANSWERED: Promise<void> = Promise.resolve();
 
 /** Internal lookups nest at most this deep (a CNAME chain that loops through ExternalNames stops here). */
 export const MAX_INTERNAL_DEPTH = 8;

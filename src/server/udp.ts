@@ -64,9 +64,10 @@ export function serveUdp(
       localPort: local.port,
       server,
     };
-    // handle() never rejects (it logs). send() gets no callback: with one, Node schedules a
-    // process.nextTick per datagram to call it, and a failed UDP send has no one to tell anyway.
-    void current().handle(msg, origin, (reply) => socket.send(reply, rinfo.port, rinfo.address));
+    // answer() never throws or rejects (it logs), and returns a promise only for an asynchronous
+    // answer. send() gets no callback: with one, Node schedules a process.nextTick per datagram to
+    // call it, and a failed UDP send has no one to tell anyway.
+    void current().answer(msg, origin, (reply) => socket.send(reply, rinfo.port, rinfo.address));
   });
   // A socket error (e.g. ICMP-induced) must never take the process down.
   socket.on('error', (err) => logger.warn({ err }, 'udp socket error'));

@@ -109,27 +109,38 @@ export class DnsCache {
     return { name: 'cache', serveDNS: (req, w) => this.serve(next, req, w) };
   }
 
-  private async serve(next: Handler | undefined, req: Request, w: ResponseWriter): Promise<number> {
+  /** Synchronous but for serve_stale verify (the Handler contract allows either): a hit needs no promise. */
+  private serve(next: Handler | undefined, req: Request, w: ResponseWriter): number | Promise<number> {
     if (matchZone(this.cfg.zones, req.name) === undefined) return nextOrFailure('cache', next, req, w);
     const now = this.now();
     const key = cacheKey(req.name, req.qtype, req.qclass, req.do, req.msg.cd);
     const item = this.lookup(now, key);
     if (!item) return nextOrFailure('cache', next, req, new CacheWriter(this, req, key, w, 'client'));
 
-    let ttl = item.ttl(now);
-    const stale = ttl <= 0;
-    if (stale) {
-      if (this.cfg.verifyStale) {
-        const vw = new CacheWriter(this, req, key, w, 'verify');
-        const rcode = await nextOrFailure('cache', next, req, vw);
-        if (vw.refreshed) return rcode;
-      }
-      ttl = 0;
-      if (!this.cfg.verifyStale) this.tryPrefetch(next, item, req, key, now, true);
-      cacheServedStale.inc(this.labels());
-    } else if (this.shouldPrefetch(item, now)) {
-      this.tryPrefetch(next, item, req, key, now, false);
+    const ttl = item.ttl(now);
+    if (ttl > 0) {
+      if (this.shouldPrefetch(item, now)) this.tryPrefetch(next, item, req, key, now, false);
+      return this.answer(item, req, w, ttl);
     }
+    if (!this.cfg.verifyStale) {
+      this.tryPrefetch(next, item, req, key, now, true);
+      cacheServedStale.inc(this.labels());
+      return this.answer(item, req, w, 0);
+    }
+    return this.serveVerified(next, item, req, w, key);
+  }
+
+  /** serve_stale verify: ask the backend first, serve the stale entry only when that fails. */
+  private async serveVerified(next: Handler | undefined, item: CacheItem, req: Request, w: ResponseWriter, key: string): Promise<number> {
+    const vw = new CacheWriter(this, req, key, w, 'verify');
+    const rcode = await nextOrFailure('cache', next, req, vw);
+    if (vw.refreshed) return rcode;
+    cacheServedStale.inc(this.labels());
+    return this.answer(item, req, w, 0);
+  }
+
+  /** Writes the cached reply with `ttl` (the original TTL with keepttl). */
+  private answer(item: CacheItem, req: Request, w: ResponseWriter, ttl: number): number {
     if (this.cfg.keepTtl) ttl = item.origTTL;
     const wire = item.toWire(req, ttl);
     if (wire) w.writeWire(wire);

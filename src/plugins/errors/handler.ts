@@ -7,6 +7,7 @@ import { Rcode, typeToString } from '../../dns/constants.js';
 import { nextOrFailure } from '../../plugin/chain.js';
 import type { HandlerFactory } from '../../plugin/types.js';
 import { panicsTotal } from '../../server/metrics.js';
+import type { Request } from '../../server/request.js';
 
 export interface ConsolidateRule {
   periodMs: number;
@@ -25,19 +26,25 @@ export function errorsHandler(rules: ConsolidateRule[], logger: Logger): { facto
   );
   const factory: HandlerFactory = (next) => ({
     name: 'errors',
-    async serveDNS(req, w) {
+    // Not async: a synchronous answer passes through without a promise (see Handler).
+    serveDNS(req, w) {
+      let r: number | Promise<number>;
       try {
-        return await nextOrFailure('errors', next, req, w);
+        r = nextOrFailure('errors', next, req, w);
       } catch (err) {
-        const text = `${Rcode.SERVFAIL} ${req.qname} ${typeToString(req.qtype)}: ${(err as Error).message ?? String(err)}`;
-        const i = rules.findIndex((r) => r.regex.test(text));
-        if (i >= 0) counts[i]!++;
-        else logger.error({ err }, `[ERROR] plugin/errors: ${text}`);
-        // A thrown error is our panic: count it like the dispatcher would, and let the server write SERVFAIL.
-        panicsTotal.inc();
-        return Rcode.SERVFAIL;
+        return failed(req, err);
       }
+      return typeof r === 'number' ? r : r.then(undefined, (err: unknown) => failed(req, err));
     },
   });
+  function failed(req: Request, err: unknown): number {
+    const text = `${Rcode.SERVFAIL} ${req.qname} ${typeToString(req.qtype)}: ${(err as Error).message ?? String(err)}`;
+    const i = rules.findIndex((r) => r.regex.test(text));
+    if (i >= 0) counts[i]!++;
+    else logger.error({ err }, `[ERROR] plugin/errors: ${text}`);
+    // A thrown error is our panic: count it like the dispatcher would, and let the server write SERVFAIL.
+    panicsTotal.inc();
+    return Rcode.SERVFAIL;
+  }
   return { factory, stop: () => timers.forEach((t) => clearInterval(t)) };
 }

@@ -54,7 +54,8 @@ export class KubernetesHandler {
     return { zone, answer: lookup(this.source.store, this.lookupOptions, name, qtype, zone) };
   }
 
-  async serve(next: Handler | undefined, req: Request, w: ResponseWriter): Promise<number> {
+  /** Synchronous but for ExternalName chasing (the Handler contract allows either). */
+  serve(next: Handler | undefined, req: Request, w: ResponseWriter): number | Promise<number> {
     const name = req.name;
     const zone = matchZone(this.cfg.zones, name);
     if (!zone || req.qclass !== RRClass.IN) return nextOrFailure('kubernetes', next, req, w);
@@ -73,11 +74,11 @@ export class KubernetesHandler {
       this.otherMemo.set(name, req.qtype, ans.deps, { fallthrough: true });
       return nextOrFailure('kubernetes', next, req, w);
     }
-    if (ans.chase) {
-      // The answer depends on another server's data: built per query, not memoized.
-      w.writeMsg(await this.chased(req, ans, zone));
+    // The answer depends on another server's data: built per query, not memoized.
+    if (ans.chase) return this.chased(req, ans, zone).then((m) => {
+      w.writeMsg(m);
       return ans.rcode;
-    }
+    });
     const template = makeTemplate(this.reply(req, ans, zone));
     const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
     (fromObjects ? this.memo : this.otherMemo).set(name, req.qtype, ans.deps, { template });

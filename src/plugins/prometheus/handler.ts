@@ -3,6 +3,7 @@ import { Rcode, rcodeToString, typeToString, RRType } from '../../dns/constants.
 import { bindCounter, bindHistogram, type BoundCounter, type BoundHistogram } from '../../metrics/bound.js';
 import { NO_REPLY, nextOrFailure, isClientWrite } from '../../plugin/chain.js';
 import type { HandlerFactory } from '../../plugin/types.js';
+import type { Request } from '../../server/request.js';
 import { ResponseRecorder } from '../../server/response-writer.js';
 import { requestDuration, requestSize, requestsTotal, responseSize, responsesTotal } from './metrics.js';
 
@@ -69,24 +70,29 @@ export function metricsHandler(server: string): HandlerFactory {
     return c;
   };
 
+  const report = (req: Request, rec: ResponseRecorder, start: number, rcode: number): number => {
+    const zone = req.zone;
+    const s = querySeries(zone, req.transport, req.family, req.qtype);
+    s.requests.inc();
+    s.duration.observe((performance.now() - start) / 1000);
+    s.requestSize.observe(req.wire?.length ?? 0);
+    // Replies the dispatcher writes after we return (SERVFAIL, REFUSED...) are counted with their rcode and no plugin.
+    const written = rec.written;
+    // A dropped query (acl drop: NO_REPLY) counts as NOERROR, as in CoreDNS where the recorder's rcode stays 0.
+    const rc = written ? rec.rcode : rcode === NO_REPLY ? Rcode.NOERROR : isClientWrite(rcode) ? Rcode.SERVFAIL : rcode;
+    responseCounter(zone, rc, written ? (req.writtenBy ?? '') : '').inc();
+    if (written) s.responseSize.observe(rec.sentBytes);
+    return rcode;
+  };
+
   return (next) => ({
     name: 'prometheus',
-    async serveDNS(req, w) {
+    // Not async: a synchronous answer is reported at once, without a promise (see Handler).
+    serveDNS(req, w) {
       const start = performance.now();
       const rec = new ResponseRecorder(w);
-      const rcode = await nextOrFailure('prometheus', next, req, rec);
-      const zone = req.zone;
-      const s = querySeries(zone, req.transport, req.family, req.qtype);
-      s.requests.inc();
-      s.duration.observe((performance.now() - start) / 1000);
-      s.requestSize.observe(req.wire?.length ?? 0);
-      // Replies the dispatcher writes after we return (SERVFAIL, REFUSED...) are counted with their rcode and no plugin.
-      const written = rec.written;
-      // A dropped query (acl drop: NO_REPLY) counts as NOERROR, as in CoreDNS where the recorder's rcode stays 0.
-      const rc = written ? rec.rcode : rcode === NO_REPLY ? Rcode.NOERROR : isClientWrite(rcode) ? Rcode.SERVFAIL : rcode;
-      responseCounter(zone, rc, written ? (req.writtenBy ?? '') : '').inc();
-      if (written) s.responseSize.observe(rec.sentBytes);
-      return rcode;
+      const r = nextOrFailure('prometheus', next, req, rec);
+      return typeof r === 'number' ? report(req, rec, start, r) : r.then((rcode) => report(req, rec, start, rcode));
     },
   });
 }
