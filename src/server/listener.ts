@@ -7,8 +7,8 @@ import type net from 'node:net';
 import type { Logger } from 'pino';
 import { ClusterDnsError, ErrorCodes } from '../errors.js';
 import type { Dispatcher } from './dispatcher.js';
-import { DEFAULT_TCP_LIMITS, bindTcp, serveTcp, type TcpLimits } from './tcp.js';
-import { bindUdp, serveUdp } from './udp.js';
+import { DEFAULT_TCP_LIMITS, bindTcp, serveTcp, type TcpLimits, type TcpServing } from './tcp.js';
+import { bindUdp, serveUdp, type UdpServing } from './udp.js';
 
 export interface ListenerOptions {
   port: number;
@@ -23,7 +23,8 @@ export class PortListener {
   private dispatcher: Dispatcher;
   private readonly udp: dgram.Socket[] = [];
   private readonly tcp: net.Server[] = [];
-  private readonly tcpConns: Array<{ connections: () => number; closeAll: () => void }> = [];
+  private readonly tcpConns: TcpServing[] = [];
+  private readonly udpServing: UdpServing[] = [];
   port = 0;
 
   private constructor(initial: Dispatcher) {
@@ -41,6 +42,8 @@ export class PortListener {
       for (const host of hosts) {
         const family = host.includes(':') ? 6 : 4;
         let u;
+        // Only a port given to bind() survives connect/disconnect (UdpServing.stopReceiving).
+        const locked = port !== 0;
         try {
           u = await bindUdp(family, host, port, opts.recvBufferBytes ?? 4 * 1024 * 1024);
         } catch (err) {
@@ -50,7 +53,7 @@ export class PortListener {
         port = u.port;
         l.port = port;
         l.udp.push(u.socket);
-        serveUdp(u.socket, server(), current, opts.logger);
+        l.udpServing.push(serveUdp(u.socket, server(), current, opts.logger, locked));
         const t = await bindTcp(host, port, family);
         l.tcp.push(t);
         l.tcpConns.push(serveTcp(t, server(), current, opts.logger, opts.tcpLimits ?? DEFAULT_TCP_LIMITS));
@@ -71,7 +74,33 @@ export class PortListener {
     return this.tcpConns.reduce((n, c) => n + c.connections(), 0);
   }
 
-  /** Stops accepting; open TCP connections are ended after their in-flight answers. */
+  /**
+   * Shutdown without losing a query that reached us. First no new TCP connection and no new
+   * datagram (clients see the port close: connection refused, ICMP port unreachable); then
+   * everything already received is answered: the datagrams the kernel had queued, the answers in
+   * flight (a forwarded query may take seconds), and each TCP connection until its client stops
+   * sending (it is ended after a short quiet, see TcpServing.drain). Everything is closed by
+   * `deadlineMs` at the latest.
+   */
+  async drain(deadlineMs: number): Promise<void> {
+    const deadline = Date.now() + deadlineMs;
+    const tcpClosed = Promise.all(this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))));
+    for (const c of this.tcpConns) c.drain();
+    await Promise.all(this.udpServing.map((u) => u.stopReceiving()));
+    while (Date.now() < deadline) {
+      for (const u of this.udpServing) u.flush();
+      if (this.tcpConnections() === 0 && !this.udpServing.some((u) => u.busy(UDP_QUIET_MS))) {
+        // Quiet: a last flush, unless a reply was held meanwhile (then look again).
+        if (!this.udpServing.some((u) => u.flush())) break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const u of this.udpServing) u.close();
+    for (const c of this.tcpConns) c.destroyAll();
+    await tcpClosed;
+  }
+
+  /** Stops accepting and ends open TCP connections at once (a port a reload no longer serves). */
   async close(): Promise<void> {
     for (const s of this.udp) {
       try {
@@ -84,6 +113,9 @@ export class PortListener {
     await Promise.all(this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))));
   }
 }
+
+/** A UDP socket that stopped receiving is drained once no datagram came for this long. */
+const UDP_QUIET_MS = 50;
 
 function isNoIpv6(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;

@@ -31,6 +31,12 @@ export interface SupervisorOptions {
   httpPublisher?: HttpPublisher;
 }
 
+/**
+ * At shutdown, after lameduck: how long the listeners may take to answer what they had received (a
+ * forwarded query may take up to forward's 5 s deadline) and for TCP clients to go away.
+ */
+const DRAIN_MS = 5500;
+
 /** In-flight queries on a retired config get this long to finish before its plugins stop. */
 const RETIRE_GRACE_MS = 5000;
 
@@ -175,7 +181,10 @@ export class Supervisor {
       this.opts.logger.info(`plugin/health: Going into lameduck mode for ${ms / 1000}s`);
       await new Promise((r) => setTimeout(r, ms));
     }
-    await this.closeListeners();
+    // Every query that reached a listener before it closed is answered before the plugins stop.
+    const all = [...this.listeners.values()];
+    this.listeners.clear();
+    await Promise.all(all.map((l) => l.drain(DRAIN_MS)));
     await this.generation?.stop();
     await this.http.closeAll();
   }

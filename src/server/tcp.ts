@@ -166,8 +166,8 @@ export function serveTcp(
     };
     function dispatch(frame: Buffer): void {
       conn.inFlight++;
-      // handle() never rejects (it logs); a promise only when the answer is still being worked on.
-      const p: void | Promise<void> = current().handle(frame, origin, (reply) => {
+      // answer() never throws or rejects (it logs); a promise only when the answer is still being worked on.
+      const p: void | Promise<void> = current().answer(frame, origin, (reply) => {
         if (socket.destroyed) return;
         const head = Buffer.allocUnsafe(2);
         head.writeUInt16BE(reply.length, 0);

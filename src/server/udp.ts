@@ -48,13 +48,42 @@ export async function bindUdp(family: 4 | 6, host: string, port: number, recvBuf
   return { socket, port: socket.address().port };
 }
 
+/**
+ * Shutdown without losing a datagram that reached us (see PortListener.drain). Closing a UDP socket
+ * discards whatever the kernel queued for it, and a client cannot tell such a loss from a slow
+ * answer. Instead the socket is first connected to itself: the kernel then delivers no new datagram
+ * to it (senders get ICMP port unreachable, which a client sees as the port closing), while the
+ * datagrams already queued stay readable. Replies are held meanwhile (a connected socket sends to
+ * its peer only) and sent once the queue and the answers in flight are done, with the socket
+ * disconnected for just that synchronous moment. This needs a port bound explicitly: disconnecting
+ * a socket whose port the kernel chose gives it up.
+ */
+export interface UdpServing {
+  /** Stops taking new datagrams (false: could not, the caller just waits and closes). */
+  stopReceiving(): Promise<boolean>;
+  /** Answers in flight, or a datagram read in the last `quietMs` (more may be queued behind it). */
+  busy(quietMs: number): boolean;
+  /** Sends the held replies; true when there were any (a datagram may have slipped in meanwhile). */
+  flush(): boolean;
+  close(): void;
+}
+
 export function serveUdp(
   socket: dgram.Socket,
   server: string,
   current: () => Dispatcher,
   logger: Logger,
-): void {
+  /** The port was given to bind() (not 0): the socket may be connected to itself at shutdown. */
+  portLocked = true,
+): UdpServing {
   const local = socket.address();
+  /** Replies held while the socket is connected to itself (shutdown); undefined while serving. */
+  let held: Array<{ reply: Buffer; port: number; address: string }> | undefined;
+  let inFlight = 0;
+  let lastMessage = 0;
+  const settled = (): void => {
+    inFlight--;
+  };
   socket.on('message', (msg, rinfo) => {
     const origin: RequestOrigin = {
       transport: 'udp',
@@ -64,11 +93,65 @@ export function serveUdp(
       localPort: local.port,
       server,
     };
+    if (held) lastMessage = Date.now();
     // answer() never throws or rejects (it logs), and returns a promise only for an asynchronous
     // answer. send() gets no callback: with one, Node schedules a process.nextTick per datagram to
     // call it, and a failed UDP send has no one to tell anyway.
-    void current().answer(msg, origin, (reply) => socket.send(reply, rinfo.port, rinfo.address));
+    const p: void | Promise<void> = current().answer(msg, origin, (reply) => {
+      if (held) held.push({ reply, port: rinfo.port, address: rinfo.address });
+      else socket.send(reply, rinfo.port, rinfo.address);
+    });
+    if (p) {
+      inFlight++;
+      void p.then(settled);
+    }
   });
   // A socket error (e.g. ICMP-induced) must never take the process down.
   socket.on('error', (err) => logger.warn({ err }, 'udp socket error'));
+
+  const self = local.family === 'IPv6' ? '::1' : '127.0.0.1';
+  const connectToSelf = (): Promise<boolean> =>
+    new Promise((resolve) => {
+      const onError = (): void => resolve(false);
+      socket.once('error', onError);
+      try {
+        socket.connect(local.port, self, () => {
+          socket.off('error', onError);
+          resolve(true);
+        });
+      } catch {
+        socket.off('error', onError);
+        resolve(false);
+      }
+    });
+  let connected = false;
+
+  return {
+    async stopReceiving() {
+      held = [];
+      lastMessage = Date.now();
+      connected = portLocked && (await connectToSelf());
+      return connected;
+    },
+    busy: (quietMs) => inFlight > 0 || Date.now() - lastMessage < quietMs,
+    flush() {
+      const out = held ?? [];
+      if (out.length === 0) return false;
+      held = [];
+      // Synchronous from disconnect to connect: no datagram can be read in between, and one that
+      // arrives in those microseconds is queued and read after, like any other.
+      if (connected) socket.disconnect();
+      for (const { reply, port, address } of out) socket.send(reply, port, address);
+      if (connected) socket.connect(local.port, self);
+      return true;
+    },
+    close() {
+      held = undefined;
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
+    },
+  };
 }
