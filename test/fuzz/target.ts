@@ -35,6 +35,8 @@ export interface TargetOptions {
   noCache?: boolean;
   /** Add the `any` plugin (RFC 8482 HINFO answers) to every block. */
   anyPlugin?: boolean;
+  /** The hosts file of hosts.test (default hosts.txt). */
+  hostsFile?: string;
   files?: Record<string, string>;
 }
 
@@ -54,7 +56,7 @@ ${any}${cache}    file example.org.db example.org
 }
 hosts.test:${port} {
     prometheus 127.0.0.1:${metricsPort}
-${any}${cache}    hosts hosts.txt
+${any}${cache}    hosts ${o.hostsFile ?? 'hosts.txt'}
 }
 test:${port} {
     prometheus 127.0.0.1:${metricsPort}
