@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { RecordStore } from '../../kubernetes/record-store.js';
 import type { ObjectSink, SlimEndpointSlice } from '../../kubernetes/objects.js';
 import { buildKubeConfig } from '../../kubernetes/watch/kube-client.js';
-import { startWatch } from '../../kubernetes/watch/informers.js';
+import { startWatch, type WatchOptions } from '../../kubernetes/watch/informers.js';
 import { watchSnapshotFile } from '../../kubernetes/watch/snapshot.js';
 import type { KubernetesConfig } from './config.js';
 import { programmingDuration, watchFailures, watchEvents } from './metrics.js';
@@ -56,6 +56,25 @@ export function acquireSource(cfg: KubernetesConfig, logger: Logger): { source: 
       await e.stop();
     },
   };
+}
+
+/**
+ * The watch's request and idle timeouts, backoff cap and log interval (WatchOptions, informers.ts)
+ * from CLUSTERDNS_KUBE_REQUEST_TIMEOUT_MS, CLUSTERDNS_KUBE_IDLE_TIMEOUT_MS, CLUSTERDNS_KUBE_BACKOFF_MAX_MS
+ * and CLUSTERDNS_KUBE_ERROR_LOG_INTERVAL_MS (positive integers); unset, the defaults. Not a user
+ * setting: the chaos tests shorten them to get through a hung API server in seconds.
+ */
+function watchTuningFromEnv(env: NodeJS.ProcessEnv): Pick<WatchOptions, 'requestTimeoutMs' | 'idleTimeoutMs' | 'backoffMaxMs' | 'errorLogIntervalMs'> {
+  const out: Pick<WatchOptions, 'requestTimeoutMs' | 'idleTimeoutMs' | 'backoffMaxMs' | 'errorLogIntervalMs'> = {};
+  const set = (key: keyof typeof out, name: string): void => {
+    const v = env[name];
+    if (v !== undefined && /^[1-9]\d{0,8}$/.test(v)) out[key] = Number(v);
+  };
+  set('requestTimeoutMs', 'CLUSTERDNS_KUBE_REQUEST_TIMEOUT_MS');
+  set('idleTimeoutMs', 'CLUSTERDNS_KUBE_IDLE_TIMEOUT_MS');
+  set('backoffMaxMs', 'CLUSTERDNS_KUBE_BACKOFF_MAX_MS');
+  set('errorLogIntervalMs', 'CLUSTERDNS_KUBE_ERROR_LOG_INTERVAL_MS');
+  return out;
 }
 
 function startSource(cfg: KubernetesConfig, logger: Logger): Shared {
@@ -108,6 +127,7 @@ function startSource(cfg: KubernetesConfig, logger: Logger): Shared {
       }
     },
     onError: (kind) => watchFailures.inc({ kind }),
+    ...watchTuningFromEnv(process.env),
   });
   return {
     refs: 0,
