@@ -11,104 +11,42 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Rcode, RRType } from '../src/dns/constants.js';
-import type { Message } from '../src/dns/message.js';
-import { rr, UpstreamServer } from './support/upstream-server.js';
-import { startLoad, untilAllStopped, type LoadOptions } from './chaos/load.js';
 import { query } from './support/dns-client.js';
-import { bigHosts, metricsText, metricSum, PROBES, startTarget, targetCorefile, waitUntil, type Probe } from './fuzz/target.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const addresses = (m: Message): string => m.answers.map((r) => ('address' in r ? r.address : '')).sort().join(',');
-
-const SLOW: Probe = {
-  name: 'slow.fwd.test.', type: RRType.A,
-  check: (m) => (m.rcode === Rcode.NOERROR && addresses(m) === '203.0.113.7' ? undefined : `slow.fwd.test: rcode ${m.rcode} ${addresses(m)}`),
-};
+import { startLoad, type LoadOptions } from './chaos/load.js';
+import { reloadsUnderLoad, sigtermUnderLoad } from './chaos/lifecycle.js';
+import { metricsText, metricSum, PROBES, startTarget, waitUntil } from './fuzz/target.js';
 
 describe('SIGTERM under load', () => {
-  let up: UpstreamServer;
-  before(async () => {
-    up = await UpstreamServer.start({ records: [rr.a('slow.fwd.test.', '203.0.113.7')] });
-    up.fault = { delayMs: 300 };
-  });
-  after(async () => {
-    await up.stop();
-  });
-
   it('answers every query that reached it before its listeners closed, then exits 0', async () => {
-    const t = await startTarget({
-      extra: '    health 127.0.0.1:0 {\n        lameduck 1s\n    }\n',
-      blocks: (port) => `fwd.test:${port} {\n    forward . 127.0.0.1:${up.port}\n}\n`,
-    });
-    // Fast answers from every plugin, and queries that are in flight for 300 ms (forward).
-    const fastO: LoadOptions = { port: t.port, probes: PROBES, udpWorkers: 24, tcpWorkers: 8 };
-    const slowO: LoadOptions = { port: t.port, probes: [SLOW], udpWorkers: 8, tcpWorkers: 4 };
-    const fast = startLoad(fastO);
-    const slow = startLoad(slowO);
-    await sleep(1000);
-    const sigterm = Date.now();
-    t.srv.proc.kill('SIGTERM');
-    const code = await t.srv.exited;
-    const exitedAfter = Date.now() - sigterm;
-    await untilAllStopped(fast, fastO, 5000);
-    await untilAllStopped(slow, slowO, 5000);
-    const [f, sl] = [await fast.stop(), await slow.stop()];
-    const r = {
-      udp: { ...f.udp, sent: f.udp.sent + sl.udp.sent, answered: f.udp.answered + sl.udp.answered, refused: f.udp.refused + sl.udp.refused, lost: [...f.udp.lost, ...sl.udp.lost], wrong: [...f.udp.wrong, ...sl.udp.wrong] },
-      tcp: { ...f.tcp, sent: f.tcp.sent + sl.tcp.sent, answered: f.tcp.answered + sl.tcp.answered, lost: [...f.tcp.lost, ...sl.tcp.lost], wrong: [...f.tcp.wrong, ...sl.tcp.wrong] },
-      answeredAfterClose: f.answeredAfterClose + sl.answeredAfterClose,
-    };
-    const closeAfter = Math.min(f.udp.firstRefusalAt ?? Infinity, sl.udp.firstRefusalAt ?? Infinity) - sigterm;
+    const r = await sigtermUnderLoad({ lameduckMs: 1000, loadMs: 1000, udpWorkers: 24, tcpWorkers: 8 });
     console.log(`SIGTERM: udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.refused} refused, ${r.udp.lost.length} lost; ` +
-      `tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; ${r.answeredAfterClose} answered after the listener closed (${sl.answeredAfterClose} slow); ` +
-      `close seen ${closeAfter} ms after SIGTERM, exit ${code} after ${exitedAfter} ms`);
+      `tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; ${r.answeredAfterClose} answered after the listeners closed (${r.slowAnsweredAfterClose} slow); ` +
+      `close seen ${r.closeAfterMs} ms after SIGTERM, exit ${r.exitCode} after ${r.exitAfterMs} ms`);
     assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
     assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
-    assert.equal(code, 0);
+    assert.equal(r.exitCode, 0);
     assert.equal(r.udp.sent, r.udp.answered + r.udp.refused, 'every UDP query answered or refused');
     assert.equal(r.tcp.sent, r.tcp.answered, 'every TCP query answered');
-    assert.ok(closeAfter >= 950, `the listeners closed ${closeAfter} ms after SIGTERM, before the 1 s lameduck`);
+    assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
     // Not vacuous: slow queries were in flight when the listeners closed, and were answered after.
-    assert.ok(sl.answeredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
+    assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
     assert.ok(r.udp.answered > 500 && r.tcp.answered > 100, 'under load');
   });
 });
 
 describe('reloads under load', () => {
   it('loses no query and gives only right answers through six reloads', async () => {
-    const hosts = (n: number): string => `192.0.2.${n} www.hosts.test\n2001:db8::${n} www.hosts.test\n${bigHosts}\n`;
-    const t = await startTarget({ files: { 'hosts2.txt': hosts(2) } });
-    const www = PROBES.find((p) => p.name === 'www.hosts.test.')!;
-    // The hosts probe's answer moves between the two files' addresses; any other answer is wrong.
-    const alternatives = { [www.name]: [(m: Message) => (addresses(m) === '2001:db8::2' ? undefined : `www.hosts.test AAAA: ${addresses(m)}`)] };
-    const o: LoadOptions = { port: t.port, probes: PROBES, udpWorkers: 24, tcpWorkers: 8, alternatives };
-    const load = startLoad(o);
-    const seen = new Set<string>();
-    try {
-      for (let i = 0; i < 6; i++) {
-        await sleep(400);
-        fs.writeFileSync(t.srv.corefile, targetCorefile(t.port, t.metricsPort, { hostsFile: i % 2 === 0 ? 'hosts2.txt' : 'hosts.txt' }));
-        t.srv.proc.kill('SIGUSR1');
-        const want = i % 2 === 0 ? '2001:db8::2' : '2001:db8::1';
-        await waitUntil(async () => addresses(await query(t.port, www.name, www.type)) === want, 10_000, `reload ${i + 1}`);
-        seen.add(want);
-      }
-      await sleep(300);
-    } finally {
-      const r = await load.stop();
-      const m = await metricsText(t.metricsPort);
-      await t.srv.stop();
-      console.log(`reloads: udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.lost.length} lost; tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; ` +
-        `wrong ${r.udp.wrong.length + r.tcp.wrong.length}; reload failures ${metricSum(m, 'coredns_reload_failed_total')}`);
-      assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
-      assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
-      assert.equal(r.udp.refused + r.tcp.refused, 0);
-      assert.equal(metricSum(m, 'coredns_reload_failed_total'), 0);
-      assert.ok(r.udp.answered > 500 && r.tcp.answered > 100, 'under load');
-    }
-    assert.deepEqual([...seen].sort(), ['2001:db8::1', '2001:db8::2']);
+    const r = await reloadsUnderLoad({ reloads: 6, everyMs: 400, udpWorkers: 24, tcpWorkers: 8 });
+    console.log(`reloads: ${r.reloads}; udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.lost.length} lost; tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; ` +
+      `wrong ${r.udp.wrong.length + r.tcp.wrong.length}; reload failures ${r.reloadFailures}`);
+    assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
+    assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
+    assert.equal(r.udp.refused + r.tcp.refused, 0);
+    assert.equal(r.reloadFailures, 0);
+    assert.deepEqual(r.seen, ['2001:db8::1', '2001:db8::2'], 'both configurations served');
+    assert.ok(r.udp.answered > 500 && r.tcp.answered > 100, 'under load');
   });
 });
 
