@@ -299,33 +299,37 @@ async function main(): Promise<void> {
     results.rate = rate;
     results.servers = suts;
 
-    // ---- watch → answer on the 1-worker server ----
-    const main1 = servers.get(`w${f.workers[0] ?? 1}`);
-    if (!f.skipWatch && main1) {
+    // ---- watch → answer: each server alone on the API double ----
+    // Every server still running would hold its own watch: each change would be serialized for and
+    // processed by all of them on the same 2 CPUs. So the serving servers stop first, and each
+    // measured server is started afresh, alone.
+    for (const { server } of servers.values()) await server.stop();
+    await knot?.stop();
+    if (!f.skipWatch) {
       print(section('watch → answer'));
       const watchRows: Array<Array<string | number>> = [];
       const watch: Record<string, WatchResult> = {};
-      for (const [name, load] of [['idle', 0], [`under ${rate / 1000}k qps`, rate]] as const) {
-        const w = await measureWatchToAnswer({
-          api, spec: f.spec, port: main1.sut.port, perSecond: 200, seconds: f.watchSeconds, consecutive: 1,
-          ...(load > 0 ? { load: { queryFile: qfile, qps: load, clients: f.clients, threads: f.threads } } : {}),
-        });
-        watch[name] = w;
-        watchRows.push([`${main1.sut.label}, ${name}`, w.changes, w.p50, w.p99, w.max, w.timeouts]);
-        log(`watch→answer (${name}): p50 ${w.p50.toFixed(2)} ms, p99 ${w.p99.toFixed(2)} ms over ${w.changes} changes`);
-      }
-      const multi = [...servers.entries()].find(([k]) => k !== `w${f.workers[0] ?? 1}` && k !== 'cache');
-      if (multi) {
-        const w = await measureWatchToAnswer({ api, spec: f.spec, port: multi[1].sut.port, perSecond: 200, seconds: f.watchSeconds, consecutive: 4 });
-        watch[multi[1].sut.label] = w;
-        watchRows.push([`${multi[1].sut.label}, idle (4 answers in a row)`, w.changes, w.p50, w.p99, w.max, w.timeouts]);
+      for (const workers of f.workers) {
+        const s = await startOne(f, dir, kubeconfig, api, `clusterdns ${workers}w, cache off`, workers, false, false);
+        // With several workers any of them may answer a poll: wait for 4 answers in a row.
+        const consecutive = workers > 1 ? 4 : 1;
+        const modes = workers === (f.workers[0] ?? 1) ? ([['idle', 0], [`under ${rate / 1000}k qps`, rate]] as const) : ([['idle', 0]] as const);
+        for (const [name, load] of modes) {
+          const w = await measureWatchToAnswer({
+            api, spec: f.spec, port: s.sut.port, perSecond: 200, seconds: f.watchSeconds, consecutive,
+            ...(load > 0 ? { load: { queryFile: qfile, qps: load, clients: f.clients, threads: f.threads } } : {}),
+          });
+          watch[`${s.sut.label}, ${name}`] = w;
+          watchRows.push([`${s.sut.label}, ${name}${consecutive > 1 ? ` (${consecutive} answers in a row)` : ''}`, String(w.changes), w.p50, w.p99, w.max, w.timeouts]);
+          log(`watch→answer ${s.sut.label} (${name}): p50 ${w.p50.toFixed(2)} ms, p99 ${w.p99.toFixed(2)} ms over ${w.changes} changes`);
+        }
+        await s.server.stop();
       }
       print(table(['server', 'changes', 'p50 ms', 'p99 ms', 'max ms', 'not seen in 2 s'], watchRows));
       print('200 EndpointSlice updates/s (one endpoint address moved per update), each polled over UDP until the answer has the new address');
+      print(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}  ${cpuPressure()}`);
       results.watch = watch;
     }
-
-    for (const { server } of servers.values()) await server.stop();
 
     // ---- scale ----
     const scaleRows: Array<Array<string | number>> = [];
