@@ -87,12 +87,13 @@ export class PortListener {
     const tcpClosed = Promise.all(this.tcp.map((t) => new Promise<void>((r) => t.close(() => r()))));
     for (const c of this.tcpConns) c.drain();
     await Promise.all(this.udpServing.map((u) => u.stopReceiving()));
+    // A flush opens the socket for a moment; a datagram that slips in then is read soon after. So
+    // done means: nothing in flight, nothing read and nothing flushed for UDP_QUIET_MS.
+    let lastFlush = Date.now();
     while (Date.now() < deadline) {
-      for (const u of this.udpServing) u.flush();
-      if (this.tcpConnections() === 0 && !this.udpServing.some((u) => u.busy(UDP_QUIET_MS))) {
-        // Quiet: a last flush, unless a reply was held meanwhile (then look again).
-        if (!this.udpServing.some((u) => u.flush())) break;
-      }
+      for (const u of this.udpServing) if (u.flush()) lastFlush = Date.now();
+      const quiet = Date.now() - lastFlush >= UDP_QUIET_MS && !this.udpServing.some((u) => u.busy(UDP_QUIET_MS));
+      if (quiet && this.tcpConnections() === 0) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     for (const u of this.udpServing) u.close();

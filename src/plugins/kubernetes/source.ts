@@ -127,6 +127,11 @@ function startSource(cfg: KubernetesConfig, logger: Logger): Shared {
       }
     },
     onError: (kind) => watchFailures.inc({ kind }),
+    // Retry every 5 s at most once the API is away (the watch's default cap is client-go's 30 s):
+    // DNS answers from the last known state meanwhile, and a 30 s cap meant up to 30 s of stale
+    // answers after the API came back (measured: 25 s after a 60 s outage). 3 kinds x replicas
+    // requests per 5 s, jittered, is nothing for an API server.
+    backoffMaxMs: 5000,
     ...watchTuningFromEnv(process.env),
   });
   return {
