@@ -18,7 +18,7 @@ describe('API server chaos', () => {
       outageMs: 5000,
       hangMs: 3000,
       changesPerFault: 6,
-      convergeMs: 10_000,
+      convergeMs: 12_000,
       udpWorkers: 8,
       tcpWorkers: 2,
       env: { CLUSTERDNS_KUBE_REQUEST_TIMEOUT_MS: '1000', CLUSTERDNS_KUBE_IDLE_TIMEOUT_MS: '2000' },

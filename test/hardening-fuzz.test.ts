@@ -24,14 +24,15 @@ describe('fuzzing the real server', () => {
 
   it('survives 60,000 hostile packets over UDP and TCP without a crash, a stall or a wrong reply', async () => {
     const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
-    result = await runFuzz({ port: t.port, udpPackets: 50_000, tcpConnections: 40, framesPerConnection: 250, seed, probeEvery: 500, probeTimeoutMs: 2000 });
+    result = await runFuzz({ port: t.port, udpPackets: 50_000, tcpConnections: 40, framesPerConnection: 250, seed, probeEvery: 500, probeTimeoutMs: 3000 });
     const r = result;
     const rate = Math.round((r.udpSent + r.tcpFrames) / (r.durationMs / 1000));
     console.log(`fuzz (seed ${seed}): ${r.udpSent} udp + ${r.tcpFrames} tcp frames on ${r.tcpConnections} connections in ${r.durationMs} ms (${rate}/s); ` +
       `${r.udpReplies} udp replies for ${r.udpExpectingReply} answerable; ${r.probes} probes, max ${Math.round(r.probeMaxMs)} ms, p99 ${Math.round(r.probeP99Ms)} ms; ` +
       `rss ${rssBefore} -> ${rssKiB(t.pid)} KiB; kinds ${JSON.stringify(r.byKind)}`);
     assert.deepEqual(r.violations, [], `${r.violationCount} violations (seed ${seed})`);
-    // Liveness: every interleaved valid query was answered correctly within 2 s (probeTimeoutMs).
+    // Liveness: every interleaved valid query was answered correctly within 3 s (probeTimeoutMs; ~100 ms
+    // is usual, the margin is for a loaded CI machine).
     assert.deepEqual(r.probeFailures, [], `probes failed (seed ${seed})`);
     assert.equal(r.udpSent, 50_000);
     assert.equal(r.tcpFrames, 10_000);

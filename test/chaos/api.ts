@@ -162,7 +162,7 @@ export async function runApiChaos(o: ChaosOptions): Promise<ChaosResult> {
   const logLinesNow = (): number => (srv.stdout() + srv.stderr()).split('\n').filter((l) => /list\/watch failed/.test(l)).length;
   let outageLogLines = 0;
   await untilConverged('drop', Date.now());
-  const load = startLoad({ port, probes, udpWorkers: o.udpWorkers, tcpWorkers: o.tcpWorkers, timeoutMs: 3000 });
+  const load = startLoad({ port, probes, udpWorkers: o.udpWorkers, tcpWorkers: o.tcpWorkers });
   try {
     for (const [n, fault] of o.rounds.entries()) {
       const spread = async (ms: number): Promise<void> => {

@@ -55,7 +55,7 @@ const counts = (): TransportCounts => ({ sent: 0, answered: 0, refused: 0, lost:
 
 export function startLoad(o: LoadOptions): { stop: () => Promise<LoadResult>; result: LoadResult; closed: Promise<void> } {
   const result: LoadResult = { udp: counts(), tcp: counts(), answeredAfterClose: 0, byName: {} };
-  const timeoutMs = o.timeoutMs ?? 3000;
+  const timeoutMs = o.timeoutMs ?? 5000;
   let running = true;
   let tcpClosed = false;
   let seq = 0;
