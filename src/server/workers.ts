@@ -6,8 +6,7 @@
  * sockets are shared: node:cluster hands every worker the same UDP socket and TCP listening socket
  * (scheduling "none"), and the kernel gives each datagram or connection to one of them. Why: one
  * Node process answers from one core; on the 2-vCPU bench VM, where dnsperf needs most of the
- * other core, 2 workers answered about 1.4× (1.05–1.6× over runs) the queries per second of 1
- * (bench/README.md).
+ * other core, 2 workers answered 1.4–1.7× the queries per second of 1 (bench/README.md).
  *
  * The primary runs no plugin and answers no query. It
  *   - forks the workers and restarts one that dies (1 s backoff doubling to 30 s; reset after a
