@@ -32,7 +32,7 @@ describe('SIGTERM under load', () => {
     assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
     // Not vacuous: slow queries were in flight when the listeners closed, and were answered after.
     assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
-    assert.ok(r.udp.answered > 500 && r.tcp.answered > 100, 'under load');
+    assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
   });
 });
 
@@ -46,7 +46,7 @@ describe('reloads under load', () => {
     assert.equal(r.udp.refused + r.tcp.refused, 0);
     assert.equal(r.reloadFailures, 0);
     assert.deepEqual(r.seen, ['2001:db8::1', '2001:db8::2'], 'both configurations served');
-    assert.ok(r.udp.answered > 500 && r.tcp.answered > 100, 'under load');
+    assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
   });
 });
 

@@ -27,7 +27,7 @@ export interface TargetOptions {
   /** Extra lines inside the main server block. */
   extra?: string;
   /** Extra server blocks. */
-  blocks?: (port: number) => string;
+  blocks?: (port: number, metricsPort: number) => string;
   env?: NodeJS.ProcessEnv;
   /** Cache capacity (success and denial), default CoreDNS's 10000. */
   cacheCapacity?: number;
@@ -62,7 +62,7 @@ test:${port} {
     prometheus 127.0.0.1:${metricsPort}
 ${any}    whoami
 }
-${o.blocks ? o.blocks(port) : ''}`;
+${o.blocks ? o.blocks(port, metricsPort) : ''}`;
 }
 
 export async function startTarget(o: TargetOptions & Pick<StartOptions, 'args'> = {}): Promise<Target> {
