@@ -679,7 +679,12 @@ test('Deployment: container security context, resources, image, config volume', 
     );
   }
 
-  assert.deepEqual(container.resources, { requests: { cpu: '100m', memory: '70Mi' }, limits: { memory: '170Mi' } });
+  // Sized from the bench (deploy/deployment.yaml explains the figures); the V8 heap cap must sit
+  // below the memory limit so V8 collects before the kernel OOM-kills the pod.
+  assert.deepEqual(container.resources, { requests: { cpu: '100m', memory: '192Mi' }, limits: { memory: '512Mi' } });
+  const nodeOptions = ((container.env ?? []) as Obj[]).find((e) => e.name === 'NODE_OPTIONS')?.value as string | undefined;
+  const heapMb = Number(/--max-old-space-size=(\d+)/.exec(nodeOptions ?? '')?.[1]);
+  assert.ok(heapMb > 0 && heapMb < 512 * 0.8, `V8 heap cap ${heapMb} MB must be well under the 512Mi limit`);
   assert.ok(container.image, 'image');
   assert.ok(!/:latest$/.test(container.image) && /[:@]/.test(container.image), 'image must carry a tag or digest, not latest');
   assert.equal(container.image.replace(/^.*:/, ''), packageJson.version, 'image tag follows package.json version');
