@@ -16,6 +16,7 @@ import { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { EDE_BLOCKED, EDE_FILTERED } from './handler.js';
 import { acl } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 class RecordingWriter implements ResponseWriter {
   msgs: Message[] = [];
@@ -40,10 +41,7 @@ function build(key: string, body: string, next: Handler): Handler {
   const block = parseCorefile(text, 'Corefile', { env: {} }).blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: text, addresses: block.addresses, port: 53, root: '/', logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings: new Map(),
   };
   const inst = acl.setup(block.directives.filter((d) => d.name === 'acl'), ctx);

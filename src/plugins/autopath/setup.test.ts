@@ -19,6 +19,7 @@ import { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { kubernetes } from '../kubernetes/setup.js';
 import { autopath } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'autopath-setup-'));
 fs.writeFileSync(path.join(root, 'resolv.conf'), 'nameserver 10.0.0.1\nsearch example.org example.com com\noptions ndots:5\n');
@@ -31,10 +32,7 @@ async function load(body: string): Promise<PluginInstance> {
   const siblings = new Map<string, PluginInstance>();
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: text, addresses: block.addresses, port: 53, root, logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings,
   };
   const plugins = new Map([['autopath', autopath], ['kubernetes', kubernetes]]);

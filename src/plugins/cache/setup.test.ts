@@ -5,16 +5,14 @@ import { parseCorefile } from '../../corefile/parser.js';
 import type { DnsCache } from './handler.js';
 import type { SetupContext } from '../../plugin/types.js';
 import { cache, effectiveCapacity } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 function setup(corefile: string): DnsCache {
   const c = parseCorefile(corefile, 'Corefile');
   const block = c.blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: corefile, addresses: block.addresses, port: 53, root: '/', logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings: new Map(),
   };
   const inst = cache.setup(block.directives.filter((d) => d.name === 'cache'), ctx);

@@ -14,6 +14,7 @@ import { any } from '../any/setup.js';
 import { minimal } from '../minimal/setup.js';
 import { nsid } from '../nsid/setup.js';
 import { chaos, DEFAULT_AUTHORS } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 /** Setup of the small operator plugins (chaos, nsid, any, minimal) from Corefile snippets. */
 function setup(plugin: PluginSetup, corefile: string): PluginInstance {
@@ -21,10 +22,7 @@ function setup(plugin: PluginSetup, corefile: string): PluginInstance {
   const block = c.blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: corefile, addresses: block.addresses, port: 53, root: '/', logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings: new Map(),
   };
   const inst = plugin.setup(block.directives.filter((d) => d.name === plugin.name), ctx);

@@ -13,6 +13,7 @@ import { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { ZoneSource } from './handler.js';
 import { file } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterdns-file-setup-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -27,12 +28,9 @@ function setup(corefile: string): PluginInstance {
   const block = c.blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: corefile, addresses: block.addresses, port: 53, root: dir, logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true,
+    process: fakeProcessServices({
       resolve: async (_port, name, type) => ({ ...emptyHeader(0), qr: true, rcode: Rcode.REFUSED, questions: [{ name, type, class: 1 }], answers: [], authorities: [], additionals: [] }),
-      explain: async () => { throw new Error('not in this test'); },
-    },
+    }),
     siblings: new Map(),
   };
   const inst = file.setup(block.directives.filter((d) => d.name === 'file'), ctx);

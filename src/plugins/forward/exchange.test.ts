@@ -14,6 +14,7 @@ import { rr, UpstreamServer } from '../../../test/support/upstream-server.js';
 import { type ForwardExports, forward } from './setup.js';
 import { TCP_MAX_CONNS, UDP_MAX_SOCKETS } from './transport.js';
 import { isReplyTo, questionEnd, restoreClientView } from './wire.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 const instances: PluginInstance[] = [];
 const servers: UpstreamServer[] = [];
@@ -22,10 +23,7 @@ async function start(corefile: string): Promise<ForwardExports> {
   const block = parseCorefile(corefile, 'Corefile').blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: corefile, addresses: block.addresses, port: 53, root: '/', logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings: new Map(),
   };
   const inst = await forward.setup(block.directives.filter((d) => d.name === 'forward'), ctx);

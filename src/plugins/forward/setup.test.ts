@@ -9,6 +9,7 @@ import { Rcode } from '../../dns/constants.js';
 import type { PluginInstance, SetupContext } from '../../plugin/types.js';
 import { parseHostPort, parseResolvConf, resolveTo } from './addresses.js';
 import { forward, parseStanza } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'forward-setup-'));
 fs.writeFileSync(path.join(root, 'resolv.conf'), 'nameserver 10.0.0.1\nnameserver fe80::1%eth0\n# nameserver 10.0.0.9\nsearch svc.cluster.local\n');
@@ -22,10 +23,7 @@ function setup(corefile: string): PluginInstance {
   const block = parseCorefile(corefile, 'Corefile').blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: corefile, addresses: block.addresses, port: 53, root, logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings: new Map(),
   };
   const inst = forward.setup(block.directives.filter((d) => d.name === 'forward'), ctx);

@@ -9,25 +9,18 @@ import { parseCorefile } from '../../corefile/parser.js';
 import type { ProcessServices, SetupContext } from '../../plugin/types.js';
 import { reloadInfo } from './metrics.js';
 import { CorefilePoller, corefileHash, reload } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 function fakeProcess(result: () => boolean): ProcessServices & { calls: number } {
-  const p = {
-    calls: 0,
-    http: { route: async () => () => {} },
-    lifecycle: { setLameduck: () => () => {}, shuttingDown: false },
-    quiet: true,
-    notReady: () => [],
-    reload: async () => {
-      p.calls++;
-      return result();
-    },
-    resolve: async () => {
-      throw new Error('not in this test');
-    },
-    explain: async () => {
-      throw new Error('not in this test');
-    },
-  };
+  const p = Object.assign(
+    fakeProcessServices({
+      reload: async () => {
+        p.calls++;
+        return result();
+      },
+    }),
+    { calls: 0 },
+  );
   return p;
 }
 

@@ -14,6 +14,7 @@ import type { Handler, SetupContext } from '../../plugin/types.js';
 import { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { rewrite } from './setup.js';
+import { fakeProcessServices } from '../../plugin/testing.js';
 
 class RecordingWriter implements ResponseWriter {
   msg: Message | undefined;
@@ -39,10 +40,7 @@ function ctxFor(text: string): { directives: ReturnType<typeof parseCorefile>['b
   const block = parseCorefile(text, 'Corefile', { env: {} }).blocks[0]!;
   const ctx: SetupContext = {
     corefile: 'Corefile', corefileText: text, addresses: block.addresses, port: 53, root: '/', logger: pino({ level: 'silent' }),
-    process: {
-      http: { route: async () => () => {} }, lifecycle: { setLameduck: () => () => {}, shuttingDown: false }, quiet: true,
-      notReady: () => [], reload: async () => true, resolve: async () => { throw new Error('not in this test'); }, explain: async () => { throw new Error('not in this test'); },
-    },
+    process: fakeProcessServices(),
     siblings: new Map(),
   };
   return { directives: block.directives.filter((d) => d.name === 'rewrite'), ctx };
