@@ -17,7 +17,7 @@
  * the root, and no trailing bytes. Any violation throws DecodeError; nothing else is thrown.
  */
 import type { Edns, EdnsOption, Header, Message, Question, ResourceRecord } from './message.js';
-import { formatIPv6 } from './names.js';
+import { formatIPv6, writeEscapedLabel } from './names.js';
 
 export class DecodeError extends Error {
   constructor(
@@ -33,11 +33,6 @@ export class DecodeError extends Error {
 }
 
 const MAX_POINTER_HOPS = 32;
-
-/** 1 for a byte that stands for itself in a name string, 0 for one that needs an escape. */
-const plainByte = new Uint8Array(256);
-for (let c = 0x21; c < 0x7f; c++) plainByte[c] = 1;
-for (const c of '.\'@;()"\\') plainByte[c.charCodeAt(0)] = 0;
 
 // Decoder state. Decoding is synchronous and not re-entrant, so module state is safe and saves
 // passing a cursor object through every call.
@@ -143,23 +138,7 @@ function readName(start: number): string {
     if (wire > 255) fail('name longer than 255 bytes', p);
     const e = p + 1 + l;
     if (e > len) fail('label runs past the end of the message', p);
-    for (let i = p + 1; i < e; i++) {
-      const c = b[i]!;
-      if (plainByte[c] === 1) {
-        s[n++] = c;
-      } else if (c > 0x20 && c < 0x7f) {
-        s[n++] = 0x5c;
-        s[n++] = c;
-      } else if (c === 0x20) {
-        s[n++] = 0x5c;
-        s[n++] = 0x20;
-      } else {
-        s[n++] = 0x5c;
-        s[n++] = 0x30 + ((c / 100) | 0);
-        s[n++] = 0x30 + (((c / 10) | 0) % 10);
-        s[n++] = 0x30 + (c % 10);
-      }
-    }
+    n = writeEscapedLabel(b, p + 1, e, s, n);
     s[n++] = 0x2e;
     p = e;
   }

@@ -23,6 +23,39 @@ export function isPlainNameChar(c: number): boolean {
   return c > 0x20 && c < 0x7f && !isLabelSpecial(c);
 }
 
+/** 1 for bytes that stand for themselves in a name string (isPlainNameChar), as a table for hot loops. */
+export const PLAIN_NAME_BYTE: Uint8Array = (() => {
+  const t = new Uint8Array(256);
+  for (let c = 0; c < 128; c++) t[c] = isPlainNameChar(c) ? 1 : 0;
+  return t;
+})();
+
+/**
+ * Writes the presentation form of one wire label (bytes `start`..`end` of `src`) as ASCII bytes into
+ * `out` from `n`, escaped like escapeLabel, and returns the new end. The decoders build name strings
+ * with it in a byte buffer, which is faster than string concatenation per byte.
+ */
+export function writeEscapedLabel(src: Uint8Array, start: number, end: number, out: Uint8Array, n: number): number {
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (PLAIN_NAME_BYTE[c] === 1) {
+      out[n++] = c;
+    } else if (c > 0x20 && c < 0x7f) {
+      out[n++] = 0x5c;
+      out[n++] = c;
+    } else if (c === 0x20) {
+      out[n++] = 0x5c;
+      out[n++] = 0x20;
+    } else {
+      out[n++] = 0x5c;
+      out[n++] = 0x30 + ((c / 100) | 0);
+      out[n++] = 0x30 + (((c / 10) | 0) % 10);
+      out[n++] = 0x30 + (c % 10);
+    }
+  }
+  return n;
+}
+
 const dddTable: string[] = Array.from({ length: 256 }, (_, i) => '\\' + String(i).padStart(3, '0'));
 
 /** The presentation form of one wire label (bytes `start`..`end` of `buf`), escaped as miekg/dns does. */

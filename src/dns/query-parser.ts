@@ -9,7 +9,7 @@
  */
 import { readHeader } from './decode.js';
 import type { EdnsOption, Header, Message } from './message.js';
-import { isPlainNameChar } from './names.js';
+import { writeEscapedLabel } from './names.js';
 
 /** A query the server can answer. */
 export interface ParsedQuery {
@@ -32,8 +32,6 @@ export type QueryReject = { kind: 'drop' } | { kind: 'formerr' | 'notimp'; heade
 
 const DROP: QueryReject = { kind: 'drop' };
 
-const plain = new Uint8Array(256);
-for (let c = 0; c < 128; c++) plain[c] = isPlainNameChar(c) ? 1 : 0;
 
 // A name is at most 255 wire bytes; escaped as \DDD that is < 4 × 255 characters.
 const nameScratch = Buffer.allocUnsafe(1024);
@@ -66,23 +64,7 @@ export function parseQuery(buf: Buffer): ParsedQuery | QueryReject {
     // e - 12 is the wire length so far; with the root byte it must stay within 255.
     if (e - 12 >= 255) return reject('formerr', buf, 'question name longer than 255 bytes');
     if (e > len) return reject('formerr', buf, 'question name runs past the end');
-    for (let i = p + 1; i < e; i++) {
-      const c = buf[i]!;
-      if (plain[c] === 1) {
-        s[n++] = c;
-      } else if (c > 0x20 && c < 0x7f) {
-        s[n++] = 0x5c;
-        s[n++] = c;
-      } else if (c === 0x20) {
-        s[n++] = 0x5c;
-        s[n++] = 0x20;
-      } else {
-        s[n++] = 0x5c;
-        s[n++] = 0x30 + ((c / 100) | 0);
-        s[n++] = 0x30 + (((c / 10) | 0) % 10);
-        s[n++] = 0x30 + (c % 10);
-      }
-    }
+    n = writeEscapedLabel(buf, p + 1, e, s, n);
     s[n++] = 0x2e;
     p = e;
   }
