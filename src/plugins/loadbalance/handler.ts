@@ -97,6 +97,18 @@ export class LoadBalanceWriter extends TransformingWriter {
   }
 }
 
+/** A section's records split as both orderings need them (new arrays: `rrs` is never mutated). */
+function byRole(rrs: ResourceRecord[]): { cname: ResourceRecord[]; address: ResourceRecord[]; mx: ResourceRecord[]; rest: ResourceRecord[] } {
+  const g = { cname: [] as ResourceRecord[], address: [] as ResourceRecord[], mx: [] as ResourceRecord[], rest: [] as ResourceRecord[] };
+  for (const r of rrs) {
+    if (r.type === RRType.CNAME) g.cname.push(r);
+    else if (r.type === RRType.A || r.type === RRType.AAAA) g.address.push(r);
+    else if (r.type === RRType.MX) g.mx.push(r);
+    else g.rest.push(r);
+  }
+  return g;
+}
+
 /**
  * CoreDNS's roundRobin: a section of only A (or only AAAA) records is shuffled as is; otherwise it
  * becomes CNAMEs, other records, shuffled addresses, shuffled MX. Never mutates `rrs` (a backend may
@@ -110,16 +122,7 @@ export function roundRobin(rrs: ResourceRecord[], random: RandomId): ResourceRec
     shuffle(out, random);
     return out;
   }
-  const cname: ResourceRecord[] = [];
-  const address: ResourceRecord[] = [];
-  const mx: ResourceRecord[] = [];
-  const rest: ResourceRecord[] = [];
-  for (const r of rrs) {
-    if (r.type === RRType.CNAME) cname.push(r);
-    else if (r.type === RRType.A || r.type === RRType.AAAA) address.push(r);
-    else if (r.type === RRType.MX) mx.push(r);
-    else rest.push(r);
-  }
+  const { cname, address, mx, rest } = byRole(rrs);
   shuffle(address, random);
   shuffle(mx, random);
   return [...cname, ...rest, ...address, ...mx];
@@ -217,16 +220,7 @@ function shuffle<T>(a: T[], random: RandomId): void {
 
 /** CoreDNS's reorderRecords for `prefer`: CNAMEs, addresses (preferred subnets first, in subnet order), MX, the rest. */
 export function preferSubnets(rrs: ResourceRecord[], subnets: PreferSubnet[]): ResourceRecord[] {
-  const cname: ResourceRecord[] = [];
-  const address: ResourceRecord[] = [];
-  const mx: ResourceRecord[] = [];
-  const rest: ResourceRecord[] = [];
-  for (const r of rrs) {
-    if (r.type === RRType.CNAME) cname.push(r);
-    else if (r.type === RRType.A || r.type === RRType.AAAA) address.push(r);
-    else if (r.type === RRType.MX) mx.push(r);
-    else rest.push(r);
-  }
+  const { cname, address, mx, rest } = byRole(rrs);
   const seen = new Set<number>();
   const matched: ResourceRecord[] = [];
   for (const s of subnets) {
