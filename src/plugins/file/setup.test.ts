@@ -10,10 +10,10 @@ import { emptyHeader, type Message } from '../../dns/message.js';
 import { ConfigError, ErrorCodes } from '../../errors.js';
 import type { Handler, PluginInstance, SetupContext } from '../../plugin/types.js';
 import { Request } from '../../server/request.js';
-import type { ResponseWriter } from '../../server/response-writer.js';
 import { ZoneSource } from './handler.js';
 import { file } from './setup.js';
 import { fakeProcessServices } from '../../plugin/testing.js';
+import { CapturingWriter as Capture } from '../../server/testing.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clusterdns-file-setup-'));
 after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -38,19 +38,6 @@ function setup(corefile: string): PluginInstance {
   return inst;
 }
 
-class Capture implements ResponseWriter {
-  msg: Message | undefined;
-  get written(): boolean {
-    return this.msg !== undefined;
-  }
-  get sentBytes(): number {
-    return 0;
-  }
-  writeMsg(m: Message): void {
-    this.msg = m;
-  }
-  writeWire(): void {}
-}
 
 const next: Handler = { name: 'next', serveDNS: async () => 42 };
 const origin = { transport: 'udp' as const, remoteAddress: '127.0.0.1', remotePort: 5353, localAddress: '127.0.0.1', localPort: 53, server: 'dns://:53' };

@@ -8,9 +8,9 @@ import { encodeMessage } from '../../dns/encode.js';
 import { emptyHeader, replyTo, type Message, type ResourceRecord } from '../../dns/message.js';
 import type { Handler, SetupContext } from '../../plugin/types.js';
 import type { Request } from '../../server/request.js';
-import type { ResponseWriter } from '../../server/response-writer.js';
 import { loadbalanceHandler, parseSubnet, preferSubnets, roundRobin } from './handler.js';
 import { loadbalance } from './setup.js';
+import { CapturingWriter as Capture } from '../../server/testing.js';
 
 const N = 'web.example.';
 const A = (address: string): ResourceRecord => ({ name: N, type: RRType.A, class: RRClass.IN, ttl: 30, address });
@@ -26,20 +26,6 @@ function orders(rrs: ResourceRecord[], n = 200): Set<string> {
   return seen;
 }
 
-class Capture implements ResponseWriter {
-  msg: Message | undefined;
-  wire: Buffer | undefined;
-  get written(): boolean {
-    return this.msg !== undefined || this.wire !== undefined;
-  }
-  sentBytes = 0;
-  writeMsg(m: Message): void {
-    this.msg = m;
-  }
-  writeWire(b: Buffer): void {
-    this.wire = b;
-  }
-}
 
 async function through(reply: Message | Buffer, random: () => number): Promise<Capture> {
   const next: Handler = {

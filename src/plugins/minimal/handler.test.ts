@@ -4,8 +4,8 @@ import { Rcode, RRClass, RRType } from '../../dns/constants.js';
 import { decodeMessage } from '../../dns/decode.js';
 import { encodeMessage } from '../../dns/encode.js';
 import { emptyHeader, type Message, type ResourceRecord } from '../../dns/message.js';
-import type { ResponseWriter } from '../../server/response-writer.js';
 import { isTrimmable, MinimalWriter } from './handler.js';
+import { CapturingWriter as Capture } from '../../server/testing.js';
 
 const a: ResourceRecord = { name: 'www.example.org.', class: RRClass.IN, ttl: 60, type: RRType.A, address: '192.0.2.1' };
 const ns: ResourceRecord = { name: 'example.org.', class: RRClass.IN, ttl: 60, type: RRType.NS, target: 'ns1.example.org.' };
@@ -22,22 +22,6 @@ function msg(rcode: number, answers: ResourceRecord[], authorities: ResourceReco
   };
 }
 
-class Capture implements ResponseWriter {
-  msg: Message | undefined;
-  wire: Buffer | undefined;
-  get written(): boolean {
-    return this.msg !== undefined || this.wire !== undefined;
-  }
-  get sentBytes(): number {
-    return 0;
-  }
-  writeMsg(m: Message): void {
-    this.msg = m;
-  }
-  writeWire(b: Buffer): void {
-    this.wire = b;
-  }
-}
 
 describe('minimal', () => {
   const cases: { name: string; m: Message; trim: boolean }[] = [

@@ -6,25 +6,9 @@ import { encodeMessage } from '../../dns/encode.js';
 import { emptyHeader, replyTo, type Message } from '../../dns/message.js';
 import type { Handler } from '../../plugin/types.js';
 import { Request } from '../../server/request.js';
-import type { ResponseWriter } from '../../server/response-writer.js';
 import { EDNS_NSID, nsidHandler } from './handler.js';
+import { CapturingWriter as Capture } from '../../server/testing.js';
 
-class Capture implements ResponseWriter {
-  msg: Message | undefined;
-  wire: Buffer | undefined;
-  get written(): boolean {
-    return this.msg !== undefined || this.wire !== undefined;
-  }
-  get sentBytes(): number {
-    return 0;
-  }
-  writeMsg(m: Message): void {
-    this.msg = m;
-  }
-  writeWire(b: Buffer): void {
-    this.wire = b;
-  }
-}
 
 const origin = { transport: 'udp' as const, remoteAddress: '127.0.0.1', remotePort: 5353, localAddress: '127.0.0.1', localPort: 53, server: 'dns://:53' };
 

@@ -15,26 +15,8 @@ import { Request } from '../../server/request.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { rewrite } from './setup.js';
 import { fakeProcessServices } from '../../plugin/testing.js';
+import { CapturingWriter as RecordingWriter } from '../../server/testing.js';
 
-class RecordingWriter implements ResponseWriter {
-  msg: Message | undefined;
-  wire: Buffer | undefined;
-  writes = 0;
-  get written(): boolean {
-    return this.writes > 0;
-  }
-  get sentBytes(): number {
-    return 0;
-  }
-  writeMsg(m: Message): void {
-    this.writes++;
-    this.msg = m;
-  }
-  writeWire(b: Buffer): void {
-    this.writes++;
-    this.wire = b;
-  }
-}
 
 function ctxFor(text: string): { directives: ReturnType<typeof parseCorefile>['blocks'][number]['directives']; ctx: SetupContext } {
   const block = parseCorefile(text, 'Corefile', { env: {} }).blocks[0]!;
