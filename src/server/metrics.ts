@@ -14,3 +14,9 @@ export const malformedTotal = once('clusterdns_malformed_requests_total', () => 
   labelNames: ['action'] as const,
   registers: [registry],
 }));
+
+export const reloadFailedTotal = once('coredns_reload_failed_total', () => new Counter({
+  name: 'coredns_reload_failed_total',
+  help: 'Counter of the number of failed reload attempts.',
+  registers: [registry],
+}));

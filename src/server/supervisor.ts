@@ -13,7 +13,7 @@ import { explain } from '../explain/explain.js';
 import { Generation } from './generation.js';
 import { SharedHttp, type HttpPublisher } from './http-registry.js';
 import { PortListener } from './listener.js';
-import { reloadFailedTotal } from './reload-metrics.js';
+import { reloadFailedTotal } from './metrics.js';
 import type { TcpLimits } from './tcp.js';
 
 export interface SupervisorOptions {
@@ -119,7 +119,7 @@ export class Supervisor {
   reload(): Promise<boolean> {
     const run = async (): Promise<boolean> => {
       if (this.shutting) return false;
-      let next: Generation;
+      let next: Generation | undefined;
       try {
         next = await this.build();
         await next.start();
@@ -128,20 +128,14 @@ export class Supervisor {
           await next.stop();
           return false;
         }
+        await this.openListeners(next);
       } catch (err) {
+        await next?.stop();
         reloadFailedTotal.inc();
         this.opts.logger.error({ err: describe(err) }, `plugin/reload: Corefile changed but reload failed: ${describe(err).message}`);
         return false;
       }
       const old = this.generation;
-      try {
-        await this.openListeners(next);
-      } catch (err) {
-        await next.stop();
-        reloadFailedTotal.inc();
-        this.opts.logger.error({ err: describe(err) }, `plugin/reload: Corefile changed but reload failed: ${describe(err).message}`);
-        return false;
-      }
       for (const [port, d] of next.dispatchers) this.listeners.get(port)!.swap(d);
       this.generation = next;
       for (const [port, l] of [...this.listeners]) {

@@ -1,6 +1,6 @@
 /**
  * coredns_reload_version_info (CoreDNS plugin/reload metrics.go). coredns_reload_failed_total is
- * counted by the supervisor, which performs the reload (src/server/reload-metrics.ts).
+ * counted by the supervisor, which performs the reload (src/server/metrics.ts).
  */
 import { Gauge } from 'prom-client';
 import { once, registry } from '../../metrics/registry.js';
