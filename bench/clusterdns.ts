@@ -55,13 +55,13 @@ export interface ClusterDns {
   stop(): Promise<void>;
 }
 
-export function startClusterDns(o: { dir: string; corefile: string; readyPort: number; args?: string[]; nodeArgs?: string[] }): ClusterDns {
+export function startClusterDns(o: { dir: string; corefile: string; readyPort: number; args?: string[]; nodeArgs?: string[]; nodeOptions?: string }): ClusterDns {
   const file = path.join(o.dir, 'Corefile');
   fs.writeFileSync(file, o.corefile);
   const startedAt = performance.now();
   const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), CLI, '-conf', file, ...(o.args ?? [])], {
     cwd: o.dir,
-    env: { ...process.env, CLUSTERDNS_LOG_LEVEL: 'warn' },
+    env: { ...process.env, CLUSTERDNS_LOG_LEVEL: 'warn', ...(o.nodeOptions !== undefined ? { NODE_OPTIONS: o.nodeOptions } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -14,6 +14,8 @@
  *   --quick           3 s runs, 1 round, a 20k-object "large" cluster, short watch test
  *   --json FILE       also write every figure as JSON
  *   --cpu-prof DIR    run clusterdns (1 worker, cache off) under `node --cpu-prof` into DIR
+ *   --node-options S  NODE_OPTIONS for clusterdns (default: the value deploy/deployment.yaml sets,
+ *                     so the figures are those of the deployed server; "" for Node's defaults)
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -40,11 +42,20 @@ interface Flags {
   watchSeconds: number;
   json: string | undefined;
   cpuProf: string | undefined;
+  nodeOptions: string;
   quick: boolean;
   /** dnsperf shape, chosen once for every server. */
   clients: number;
   threads: number;
   outstanding: number;
+}
+
+/** The NODE_OPTIONS the Deployment gives the container (heap cap, 1 MB semi-space), so the bench measures that. */
+function deployedNodeOptions(): string {
+  const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'deploy', 'deployment.yaml');
+  const m = /name: NODE_OPTIONS\s*\n\s*value: "([^"]*)"/.exec(fs.readFileSync(file, 'utf8'));
+  if (!m) throw new Error(`${file}: no NODE_OPTIONS value found (the bench runs clusterdns with the deployed one)`);
+  return m[1]!;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -61,6 +72,7 @@ function parseFlags(argv: string[]): Flags {
     watchSeconds: quick ? 3 : 10,
     json: undefined,
     cpuProf: undefined,
+    nodeOptions: deployedNodeOptions(),
     quick,
     clients: 4,
     threads: 2,
@@ -98,6 +110,7 @@ function parseFlags(argv: string[]): Flags {
       case '--skip-watch': f.skipWatch = true; break;
       case '--json': f.json = val(); break;
       case '--cpu-prof': f.cpuProf = path.resolve(val()); break;
+      case '--node-options': f.nodeOptions = val(); break;
       default: throw new Error(`unknown flag ${a}`);
     }
   }
@@ -169,7 +182,17 @@ function watchListCompletion(api: FakeKubeApi): { stop(): number | undefined } {
   };
 }
 
-async function startOne(f: Flags, dir: string, kubeconfig: string, api: FakeKubeApi, label: string, workers: number, cacheClusterLocal: boolean, profile: boolean): Promise<{ server: ClusterDns; sut: ServerUnderTest }> {
+/**
+ * The deployed NODE_OPTIONS with the V8 heap cap raised as deploy/deployment.yaml tells operators
+ * to for larger clusters (about 200 MB per 100k objects above the 10k it is sized for).
+ */
+function nodeOptionsFor(f: Flags, objects: number): string {
+  const extra = Math.max(0, Math.ceil(((objects - 10_000) / 100_000) * 200));
+  if (extra === 0) return f.nodeOptions;
+  return f.nodeOptions.replace(/--max-old-space-size=(\d+)/, (_m, n: string) => `--max-old-space-size=${Number(n) + extra}`);
+}
+
+async function startOne(f: Flags, dir: string, kubeconfig: string, api: FakeKubeApi, label: string, workers: number, cacheClusterLocal: boolean, profile: boolean, objects = 10_000): Promise<{ server: ClusterDns; sut: ServerUnderTest }> {
   const port = await freePort();
   const readyPort = await freePort();
   const sub = fs.mkdtempSync(path.join(dir, 'clusterdns-'));
@@ -181,6 +204,7 @@ async function startOne(f: Flags, dir: string, kubeconfig: string, api: FakeKube
     readyPort,
     args: workers > 1 ? ['-workers', String(workers)] : [],
     nodeArgs: profile && f.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', f.cpuProf] : [],
+    nodeOptions: nodeOptionsFor(f, objects),
   });
   const readyAt = await server.ready;
   const listAt = lists.stop();
@@ -228,6 +252,7 @@ async function main(): Promise<void> {
     print(`${new Date().toISOString()}  ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}  node ${process.version}  load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}  ${cpuPressure()}`);
     print(`cluster: ${f.spec.services} ClusterIP Services (named port), ${f.spec.headless} headless × ${f.spec.endpoints} endpoints, ${f.spec.namespaces} namespaces = ${count.services + count.pods} objects`);
     print(`queries: ${QUERY_MIX.map((q) => `${q.share * 100}% ${q.what}`).join(', ')}`);
+    print(`clusterdns NODE_OPTIONS: "${f.nodeOptions}" (as deploy/deployment.yaml; the heap cap raised for the large cluster as its comment says)`);
     print(`dnsperf: -c ${f.clients} -T ${f.threads} -q ${f.outstanding} -l ${f.seconds}, ${f.rounds} round(s) with the servers interleaved, median reported`);
 
     log('loading the API double');
@@ -345,7 +370,7 @@ async function main(): Promise<void> {
       cleanups.push(() => big.close());
       const bigCount = objectCount(f.scale);
       const kc = writeKubeconfig(fs.mkdtempSync(path.join(dir, 'big-')), big.url);
-      const s = await startOne(f, dir, kc, big, `clusterdns 1w, ${bigCount.services + bigCount.pods} objects`, 1, false, false);
+      const s = await startOne(f, dir, kc, big, `clusterdns 1w, ${bigCount.services + bigCount.pods} objects`, 1, false, false, bigCount.services + bigCount.pods);
       cleanups.push(() => s.server.stop());
       const bigQueries = path.join(dir, 'queries-big.txt');
       fs.writeFileSync(bigQueries, queryFile(f.scale, 100_000));
