@@ -2,36 +2,37 @@
  * The watch: lists and watches Namespaces, Services, EndpointSlices (and Pods) and feeds their slim
  * form to an ObjectSink. It knows nothing of DNS.
  *
- * Built on @kubernetes/client-node 1.x's ListWatch, which does the list-then-watch cycle, keeps
- * a cache keyed by namespace/name, resumes a watch that ended cleanly from the last RV it saw
- * (bookmarks included), re-lists after a 410 (an ERROR event or an HTTP 410), and on a re-list emits
- * DELETE for cached objects missing from the new list and UPDATE only for changed resourceVersions.
+ * One loop per kind, as client-go's reflector, over plain HTTP requests (kube-client.ts; not
+ * @kubernetes/client-node, whose import alone costs ~73 MB of RSS):
  *
- * What 1.4.0 does not do, and what this file does about it:
- * 1. On any other failure (a list error, a refused or reset connection, an abrupt end of the stream
- *    "Premature close") ListWatch emits 'error' and stops for good. → Every 'error' schedules
- *    start() again after a capped exponential backoff with jitter. start() resumes the watch from
- *    the last RV when it has one, and re-lists only when it does not. The sink keeps its state.
- * 2. Its Watch has no request timeout: it builds AbortSignal.timeout(30000) and then overwrites the
- *    signal with its own controller, and it returns that controller only after the response headers
- *    arrive, so a server that accepts the request and never answers hangs start() (and stop())
- *    forever. → The Watch gets a KubeConfig whose fetch options carry node-fetch's `timeout`
- *    (a response-headers timeout) and whose HTTP agent we keep, so we can destroy its socket.
- * 3. A watch that is open but silent (a frozen server, a half-open TCP connection) is never noticed.
- *    → The watch asks for bookmarks (allowWatchBookmarks, which ListWatch never sets) and a
- *    server-side timeoutSeconds of 5–10 minutes as client-go does; a watchdog ends a watch that
- *    has produced no line for `idleTimeoutMs`.
- * 4. An ERROR event other than 410 is ignored, and a stream the server closes at once is re-watched
- *    at once: a server in trouble gets a tight loop. → Those end the attempt as a failure (backoff).
- * 5. The list is ours (ListWatch takes any list function): paged (`limit`/`continue`, falling back
- *    to one unpaged list when a continue token expires), with the same request timeout, and items are
- *    converted to slim objects as they arrive. ListWatch's cache therefore holds small carriers
- *    ({metadata: name, namespace, resourceVersion; slim}), never the API objects (memory at 100k).
- * 6. The sink is called from inside ListWatch; an exception there would be swallowed (watch lines)
- *    or would break the list cycle. → Caught, logged and counted.
- *
- * makeInformer() is not used because it constructs its own Watch (no way to apply 2–4) and drops
- * the field selector; it is `new ListWatch(path, new Watch(kc), listFn, false, labelSelector)`.
+ * 1. List, paged (`limit` 500 and `continue`, as client-go). Each page's items are converted to
+ *    slim objects as the page is parsed and delivered at once, so no more than a page of API
+ *    objects is ever alive. What the sink holds from us is remembered as key → resourceVersion:
+ *    on a re-list an object is delivered only when new ('add') or changed ('update'), and what
+ *    the list no longer has is deleted at its end. A continue token that expires mid-list (410:
+ *    older than the last compaction) restarts the list from the first page; if that expires too,
+ *    one unpaged list, as client-go does.
+ * 2. Watch from the list's resourceVersion with `allowWatchBookmarks` and a server-side
+ *    `timeoutSeconds` of 5–10 minutes (as client-go). The body is newline-delimited JSON, split
+ *    into lines as chunks arrive (a chunk may end mid-line or carry many lines); each object is
+ *    converted as soon as its line is parsed. Every event and bookmark moves the resourceVersion
+ *    on, objects outside `namespaces` included.
+ * 3. A watch the server ends cleanly is resumed at once from the last resourceVersion, without a
+ *    re-list. A 410 Gone (an HTTP status or an ERROR event, "Expired": the history was compacted)
+ *    re-lists at once. Everything else is a failure: a list or watch error, a refused or reset
+ *    connection, a stream cut mid-way, an ERROR event other than 410, a stream the server closes
+ *    within 1 s without a line (a server in trouble would get a tight loop). After a failure the
+ *    loop waits a capped exponential backoff with jitter and tries again: a watch resumes from its
+ *    last resourceVersion if it has one (so an outage costs no re-list), a list starts over. The
+ *    sink keeps the last state throughout: DNS answers from it during an API outage.
+ * 4. Timeouts: a request without response headers for `requestTimeoutMs` is aborted, and so is a
+ *    list whose body stops moving for that long (a slow but moving list of 100k objects is fine);
+ *    a watch that has produced no line, bookmarks included, for `idleTimeoutMs` (a frozen server,
+ *    a half-open TCP connection) is ended and resumed. stop() ends a request in flight at once.
+ * 5. The sink is called from inside the loop; an exception there is caught, logged and counted,
+ *    and the loop goes on.
+ * 6. A kind is synced once its first list has been delivered; the handle is synced when every
+ *    kind is.
  *
  * Selectors as CoreDNS uses them: `labelSelector` on Services, EndpointSlices and Pods,
  * `namespaceLabelSelector` on Namespaces (only matching Namespaces reach the sink; what that means
@@ -39,9 +40,8 @@
  * terminated (Succeeded, Failed, Unknown) are filtered by the server. `namespaces` is applied here,
  * on a cluster-wide watch: objects of other namespaces are dropped before conversion.
  */
-import http from 'node:http';
-import https from 'node:https';
-import { ListWatch, Watch, type KubeConfig, type KubernetesListObject } from '@kubernetes/client-node';
+import type http from 'node:http';
+import { StringDecoder } from 'node:string_decoder';
 import type { Logger } from 'pino';
 import type {
   ObjectKind,
@@ -51,12 +51,14 @@ import type {
   SlimPod,
   SlimService,
 } from '../objects.js';
+import { KubeClient, type KubeClientConfig } from './kube-client.js';
 import { toSlimEndpointSlice, toSlimNamespace, toSlimPod, toSlimService } from './slim.js';
 
 export type WatchOp = 'add' | 'update' | 'delete';
 
 export interface WatchOptions {
-  kubeConfig: KubeConfig;
+  /** From buildKubeConfig() (kube-client.ts). */
+  kubeConfig: KubeClientConfig;
   sink: ObjectSink;
   watchPods: boolean;
   labelSelector?: string;
@@ -80,7 +82,7 @@ export interface WatchOptions {
   backoffInitialMs?: number;
   /** Default 30 s. */
   backoffMaxMs?: number;
-  /** Items per list page. Default 500 (as client-go). */
+  /** Items per list page. Default 500 (as client-go); 0 lists unpaged. */
   pageSize?: number;
   /** At most one failure log line per kind per interval; the rest are counted. Default 30 s. */
   errorLogIntervalMs?: number;
@@ -95,7 +97,7 @@ export interface WatchHandle {
   stop(): Promise<void>;
 }
 
-/** A non-2xx answer, or an ERROR event, from the API server. `statusCode` as ListWatch expects it. */
+/** A non-2xx answer, or an ERROR event, from the API server. */
 export class KubeApiError extends Error {
   constructor(readonly statusCode: number, readonly reason: string, message: string) {
     super(message);
@@ -103,13 +105,6 @@ export class KubeApiError extends Error {
   }
 }
 
-/** What ListWatch caches for us instead of the API object. */
-interface Carrier {
-  metadata: { name: string; namespace?: string; resourceVersion?: string };
-  slim: AnySlim | null;
-  /** Came from a watch event (not a list). */
-  live: boolean;
-}
 type AnySlim = SlimService | SlimEndpointSlice | SlimNamespace | SlimPod;
 
 interface KindSpec {
@@ -166,77 +161,71 @@ interface Tuning {
   errorLogIntervalMs: number;
 }
 
+/** A watch line longer than this (the API server's objects are at most ~1.5 MB) ends the watch. */
+const MAX_LINE_CHARS = 16 * 1024 * 1024;
+
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
+const is2xx = (res: http.IncomingMessage): boolean => (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
 
-// ---- one GET, for list pages -------------------------------------------------------------------
-
-/**
- * GET a JSON document with the KubeConfig's credentials and TLS agent. The timer covers the wait for
- * the response headers and every gap between body chunks, so a slow but moving list of 100k objects
- * is fine and a stalled one is not.
- */
-async function getJson(kc: KubeConfig, path: string, query: Record<string, string>, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error('no current cluster in the kubeconfig');
-  const url = new URL(cluster.server.replace(/\/+$/, '') + path);
-  for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
-  const fo = await kc.applyToFetchOptions({});
-  const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'clusterdns' };
-  const h = fo.headers as { forEach?(cb: (value: string, key: string) => void): void } | undefined;
-  h?.forEach?.((value, key) => {
-    headers[key] = value;
-  });
-  const agent = fo.agent as http.Agent | undefined;
-  const what = `GET ${url.pathname}${url.search}`;
-  try {
-    return await new Promise<unknown>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let settled = false;
-      const settle = (err: Error | null, value?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (err) reject(err);
-        else resolve(value);
-      };
-      const req = (url.protocol === 'https:' ? https : http).request(url, { method: 'GET', agent, headers, signal }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => {
-          chunks.push(c);
-          arm();
-        });
-        res.on('error', (e) => settle(e));
-        res.on('aborted', () => settle(new Error(`${what}: connection closed during the response`)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let body: unknown;
-          try {
-            body = JSON.parse(text);
-          } catch {
-            body = undefined;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300 && body !== undefined) return settle(null, body);
-          const st = isObj(body) ? body : {};
-          settle(new KubeApiError(
-            status || 500,
-            typeof st.reason === 'string' ? st.reason : res.statusMessage ?? '',
-            `${what}: ${status} ${typeof st.message === 'string' ? st.message : res.statusMessage ?? 'invalid response'}`,
-          ));
-        });
-      });
-      const arm = (): void => {
-        clearTimeout(timer);
-        timer = setTimeout(() => req.destroy(new Error(`${what}: no response for ${timeoutMs} ms`)), timeoutMs);
-      };
+/** The whole body; `timeoutMs` bounds every wait for the next chunk. */
+function readBody(res: http.IncomingMessage, what: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let done = false;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (err: Error | null): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (err) {
+        res.destroy();
+        reject(err);
+      } else {
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      }
+    };
+    const arm = (): void => {
+      clearTimeout(timer);
+      timer = setTimeout(() => finish(new Error(`${what}: no response for ${timeoutMs} ms (request timeout)`)), timeoutMs);
+    };
+    arm();
+    res.on('data', (c: Buffer) => {
+      chunks.push(c);
       arm();
-      req.on('error', (e) => settle(e));
-      req.end();
     });
-  } finally {
-    agent?.destroy();
+    res.on('end', () => finish(null));
+    res.on('error', (e) => finish(e));
+    res.on('close', () => finish(new Error(`${what}: connection closed during the response`)));
+  });
+}
+
+/** A non-2xx response as a KubeApiError, with the Status message when the body is one. */
+async function apiError(res: http.IncomingMessage, what: string, timeoutMs: number): Promise<KubeApiError> {
+  const status = res.statusCode ?? 0;
+  let st: Record<string, unknown> = {};
+  try {
+    const body: unknown = JSON.parse(await readBody(res, what, timeoutMs));
+    if (isObj(body)) st = body;
+  } catch {
+    /* not a Status */
   }
+  return new KubeApiError(
+    status || 500,
+    typeof st.reason === 'string' ? st.reason : res.statusMessage ?? '',
+    `${what}: ${status} ${typeof st.message === 'string' ? st.message : res.statusMessage ?? 'invalid response'}`,
+  );
+}
+
+class ContinueExpired extends Error {}
+
+/** An object's identity as the watch keys it; null when nameless or outside `namespaces`. */
+interface Id {
+  key: string;
+  namespace: string;
+  name: string;
+  /** '' when absent (then every version counts as a change). */
+  rv: string;
 }
 
 // ---- one kind ----------------------------------------------------------------------------------
@@ -244,22 +233,27 @@ async function getJson(kc: KubeConfig, path: string, query: Record<string, strin
 class KindWatch {
   readonly kind: ObjectKind;
   synced = false;
-  private readonly informer: ListWatch<Carrier>;
-  private listed = false;
   private stopped = false;
+  /** Where the next watch starts; undefined: list first. */
+  private rv: string | undefined;
+  /** What the sink holds from this kind: namespace/name → resourceVersion. */
+  private readonly known = new Map<string, string>();
   /** Consecutive failures: the backoff exponent. */
   private failures = 0;
-  private restartTimer: NodeJS.Timeout | undefined;
-  /** Abort the list or watch attempt in flight. */
-  private abortCurrent: ((err: Error) => void) | undefined;
-  private running: Promise<void> = Promise.resolve();
+  /** The request in flight. */
+  private attempt: AbortController | undefined;
+  /** Ends a backoff wait early (stop). */
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> = Promise.resolve();
   private lastLogAt = -Infinity;
   private suppressed = 0;
   private loggedSinceRecovery = false;
   private readonly log: Logger;
+  private readonly selectors: Record<string, string> = {};
 
   constructor(
     private readonly spec: KindSpec,
+    private readonly client: KubeClient,
     private readonly o: WatchOptions,
     private readonly t: Tuning,
     private readonly namespaces: ReadonlySet<string> | undefined,
@@ -267,151 +261,328 @@ class KindWatch {
   ) {
     this.kind = spec.kind;
     this.log = o.logger.child({ kind: spec.kind });
-    const transport = new GuardedWatch(o.kubeConfig, this);
-    this.informer = new ListWatch<Carrier>(spec.path, transport, () => this.list(), false, spec.labelSelector, spec.fieldSelector);
-    this.informer.on('add', (c) => this.deliver('add', c));
-    this.informer.on('update', (c) => this.deliver('update', c));
-    this.informer.on('delete', (c) => this.deliver('delete', c));
-    this.informer.on('error', (err) => this.failed(err));
+    if (spec.labelSelector) this.selectors.labelSelector = spec.labelSelector;
+    if (spec.fieldSelector) this.selectors.fieldSelector = spec.fieldSelector;
   }
 
   start(): void {
-    this.restartTimer = undefined;
-    if (this.stopped) return;
-    this.running = this.informer.start().catch((err) => this.failed(err));
+    this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.restartTimer);
-    this.abortCurrent?.(new Error('watch stopped'));
-    await this.informer.stop();
-    await this.running;
+    this.attempt?.abort(new Error('watch stopped'));
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (this.rv === undefined) await this.list();
+        if (this.stopped) return;
+        if (!this.synced) {
+          this.synced = true;
+          this.onSynced();
+        }
+        if ((await this.watch()) === 'relist') this.rv = undefined;
+      } catch (err) {
+        if (this.stopped) return;
+        await this.sleep(this.failed(err));
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** One GET with its own abort controller, registered so that stop() ends it. */
+  private async request<T>(query: Record<string, string>, use: (res: http.IncomingMessage, what: string, ac: AbortController) => Promise<T>): Promise<T> {
+    if (this.stopped) throw new Error('watch stopped');
+    const ac = new AbortController();
+    this.attempt = ac;
+    const what = `GET ${this.spec.path}?${new URLSearchParams(query).toString()}`;
+    try {
+      const res = await this.client.get(this.spec.path, query, { timeoutMs: this.t.requestTimeoutMs, signal: ac.signal });
+      return await use(res, what, ac);
+    } finally {
+      if (this.attempt === ac) this.attempt = undefined;
+    }
   }
 
   // -- list --
 
-  private async list(): Promise<KubernetesListObject<Carrier>> {
-    const ac = new AbortController();
-    const abort = (err: Error): void => ac.abort(err);
-    this.abortCurrent = abort;
+  private async list(): Promise<void> {
     try {
-      let result: KubernetesListObject<Carrier>;
+      await this.listPages(this.t.pageSize);
+    } catch (err) {
+      if (!(err instanceof ContinueExpired)) throw err;
+      this.log.info(`plugin/kubernetes: ${this.kind} list: ${err.message}; listing again from the start`);
       try {
-        result = await this.listPages(ac.signal, this.t.pageSize);
-      } catch (err) {
-        // A continue token older than the last compaction: one unpaged list, as client-go does.
-        if (!(err instanceof ContinueExpired)) throw err;
-        result = await this.listPages(ac.signal, 0);
+        await this.listPages(this.t.pageSize);
+      } catch (err2) {
+        if (!(err2 instanceof ContinueExpired)) throw err2;
+        await this.listPages(0);
       }
-      this.listed = true;
-      this.healthy();
-      return result;
-    } finally {
-      if (this.abortCurrent === abort) this.abortCurrent = undefined;
     }
+    this.healthy();
   }
 
-  private async listPages(signal: AbortSignal, limit: number): Promise<KubernetesListObject<Carrier>> {
-    const items: Carrier[] = [];
-    let resourceVersion = '';
+  private async listPages(limit: number): Promise<void> {
+    const seen = new Set<string>();
+    let resourceVersion: string | undefined;
     let cont = '';
     do {
-      if (this.stopped) throw new Error('watch stopped');
-      const q: Record<string, string> = {};
-      if (this.spec.labelSelector) q.labelSelector = this.spec.labelSelector;
-      if (this.spec.fieldSelector) q.fieldSelector = this.spec.fieldSelector;
+      const q: Record<string, string> = { ...this.selectors };
       if (limit > 0) q.limit = String(limit);
       if (cont) q.continue = cont;
       let page: unknown;
       try {
-        page = await getJson(this.o.kubeConfig, this.spec.path, q, this.t.requestTimeoutMs, signal);
+        page = await this.request(q, async (res, what) => {
+          if (!is2xx(res)) throw await apiError(res, what, this.t.requestTimeoutMs);
+          const text = await readBody(res, what, this.t.requestTimeoutMs);
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            throw new Error(`${what}: the list is not JSON`);
+          }
+        });
       } catch (err) {
         if (cont && err instanceof KubeApiError && err.statusCode === 410) throw new ContinueExpired(err.message);
         throw err;
       }
       if (!isObj(page) || !Array.isArray(page.items)) throw new Error(`GET ${this.spec.path}: the list has no items array`);
-      for (const item of page.items) {
-        const c = this.carrier(item, false);
-        if (c) items.push(c);
+      const items = page.items as unknown[];
+      for (let i = 0; i < items.length; i++) {
+        this.listed(items[i], seen);
+        items[i] = null; // the API object is garbage as soon as it is converted
       }
       const meta = isObj(page.metadata) ? page.metadata : {};
       // Every page is served at the first page's RV.
-      if (!resourceVersion && typeof meta.resourceVersion === 'string') resourceVersion = meta.resourceVersion;
+      if (resourceVersion === undefined && typeof meta.resourceVersion === 'string') resourceVersion = meta.resourceVersion;
       cont = typeof meta.continue === 'string' ? meta.continue : '';
     } while (cont);
-    return { metadata: { resourceVersion }, items };
-  }
-
-  // -- watch (called by GuardedWatch) --
-
-  /** The watch is about to start: the list before it, if there was one, has been delivered. */
-  watchStarting(): void {
-    if (this.listed && !this.synced) {
-      this.synced = true;
-      this.onSynced();
+    // What the sink holds from us and the list no longer has.
+    for (const key of this.known.keys()) {
+      if (seen.has(key)) continue;
+      this.known.delete(key);
+      const slash = key.indexOf('/');
+      this.deliverDelete(key.slice(0, slash), key.slice(slash + 1));
     }
+    this.rv = resourceVersion ?? '';
   }
 
-  setAbort(abort: ((err: Error) => void) | undefined): void {
-    this.abortCurrent = abort;
+  private listed(o: unknown, seen: Set<string>): void {
+    const id = this.identify(o);
+    if (!id) return;
+    const slim = this.spec.convert(o);
+    // An object that no longer converts (a slice that lost its service label) is not "seen": it leaves the sink.
+    if (slim === null) return;
+    seen.add(id.key);
+    const prev = this.known.get(id.key);
+    if (prev !== undefined && prev === id.rv && id.rv !== '') return;
+    this.known.set(id.key, id.rv);
+    this.deliverUpsert(prev === undefined ? 'add' : 'update', id, slim, false);
   }
 
-  get isStopped(): boolean {
-    return this.stopped;
+  // -- watch --
+
+  private watch(): Promise<'resume' | 'relist'> {
+    const q: Record<string, string> = {
+      ...this.selectors,
+      watch: 'true',
+      allowWatchBookmarks: 'true',
+      timeoutSeconds: String(300 + Math.floor(Math.random() * 300)),
+    };
+    if (this.rv) q.resourceVersion = this.rv;
+    const openedAt = Date.now();
+    return this.request(q, async (res, what, ac) => {
+      if (!is2xx(res)) {
+        const err = await apiError(res, what, this.t.requestTimeoutMs);
+        if (err.statusCode === 410) return 'relist';
+        throw err;
+      }
+      return this.stream(res, ac, openedAt);
+    });
   }
 
-  get tuning(): Tuning {
-    return this.t;
+  /** Reads the watch's JSON lines until the stream ends; resolves with what to do next. */
+  private stream(res: http.IncomingMessage, ac: AbortController, openedAt: number): Promise<'resume' | 'relist'> {
+    const path = this.spec.path;
+    const idleTimeoutMs = this.t.idleTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const decoder = new StringDecoder('utf8');
+      let buf = '';
+      let lines = 0;
+      let lastLine = Date.now();
+      let done = false;
+      let idleTimer: NodeJS.Timeout | undefined;
+      const finish = (err: Error | null, outcome: 'resume' | 'relist' = 'resume'): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(idleTimer);
+        ac.signal.removeEventListener('abort', onAbort);
+        if (err) {
+          res.destroy();
+          reject(err);
+        } else {
+          if (outcome === 'relist') res.destroy();
+          resolve(outcome);
+        }
+      };
+      const onAbort = (): void => finish(toError(ac.signal.reason));
+      ac.signal.addEventListener('abort', onAbort);
+      const check = (): void => {
+        const quiet = Date.now() - lastLine;
+        if (quiet >= idleTimeoutMs) finish(new Error(`watch ${path} silent for ${quiet} ms`));
+        else idleTimer = setTimeout(check, idleTimeoutMs - quiet);
+      };
+      idleTimer = setTimeout(check, idleTimeoutMs);
+
+      /** One line; false when the watch is over. */
+      const line = (text: string): boolean => {
+        if (text.trim() === '') return true;
+        lines++;
+        lastLine = Date.now();
+        let ev: unknown;
+        try {
+          ev = JSON.parse(text);
+        } catch {
+          finish(new Error(`watch ${path}: not a JSON event: ${text.slice(0, 80)}`));
+          return false;
+        }
+        try {
+          const next = this.event(ev);
+          if (next === 'relist') {
+            finish(null, 'relist');
+            return false;
+          }
+        } catch (err) {
+          finish(toError(err));
+          return false;
+        }
+        return true;
+      };
+
+      res.on('data', (chunk: Buffer) => {
+        if (done) return;
+        const from = buf.length;
+        buf += decoder.write(chunk);
+        let start = 0;
+        for (let nl = buf.indexOf('\n', from); nl !== -1; nl = buf.indexOf('\n', start)) {
+          const ok = line(buf.slice(start, nl));
+          start = nl + 1;
+          if (!ok || done) return;
+        }
+        buf = start === 0 ? buf : buf.slice(start);
+        if (buf.length > MAX_LINE_CHARS) finish(new Error(`watch ${path}: a line longer than ${MAX_LINE_CHARS} characters`));
+      });
+      res.on('end', () => {
+        if (done) return;
+        const rest = buf + decoder.end();
+        buf = '';
+        if (rest && !line(rest)) return;
+        if (lines === 0 && Date.now() - openedAt < 1000) finish(new Error(`watch ${path} closed by the server before sending anything`));
+        else finish(null);
+      });
+      res.on('error', (e) => finish(e));
+      res.on('close', () => finish(new Error(`watch ${path}: connection closed during the response`)));
+    });
   }
 
-  /** An API object → what ListWatch caches; null when it is outside `namespaces` or nameless. */
-  carrier(o: unknown, live: boolean): Carrier | null {
+  /** One watch event; 'relist' after a 410. Throws (ends the watch as a failure) on any other ERROR. */
+  private event(ev: unknown): 'relist' | undefined {
+    const e = isObj(ev) ? ev : {};
+    const type = e.type;
+    const obj = e.object;
+    if (type === 'ERROR') {
+      const st = isObj(obj) ? obj : {};
+      const code = typeof st.code === 'number' ? st.code : 500;
+      if (code === 410) return 'relist';
+      throw new KubeApiError(code, String(st.reason ?? ''), `watch ${this.spec.path}: ERROR ${code} ${String(st.message ?? '')}`);
+    }
+    this.healthy();
+    if (type === 'ADDED' || type === 'MODIFIED') {
+      const id = this.identify(obj);
+      if (id) {
+        const slim = this.spec.convert(obj);
+        const prev = this.known.get(id.key);
+        if (slim === null) {
+          if (prev !== undefined) {
+            this.known.delete(id.key);
+            this.deliverDelete(id.namespace, id.name);
+          }
+        } else if (prev === undefined || prev !== id.rv || id.rv === '') {
+          this.known.set(id.key, id.rv);
+          this.deliverUpsert(prev === undefined ? 'add' : 'update', id, slim, true);
+        }
+      }
+    } else if (type === 'DELETED') {
+      const id = this.identify(obj);
+      if (id && this.known.delete(id.key)) this.deliverDelete(id.namespace, id.name);
+    }
+    // Every event moves the RV on, bookmarks and objects of other namespaces included.
+    const meta = isObj(obj) && isObj(obj.metadata) ? obj.metadata : undefined;
+    if (meta && typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '') this.rv = meta.resourceVersion;
+    return undefined;
+  }
+
+  private identify(o: unknown): Id | null {
     const meta = isObj(o) && isObj(o.metadata) ? o.metadata : undefined;
     const name = meta && typeof meta.name === 'string' ? meta.name : '';
     if (!name) return null;
-    const namespace = typeof meta?.namespace === 'string' ? meta.namespace : undefined;
-    if (this.namespaces && !this.namespaces.has(this.kind === 'Namespace' ? name : namespace ?? '')) return null;
-    const resourceVersion = typeof meta?.resourceVersion === 'string' ? meta.resourceVersion : undefined;
-    return {
-      metadata: { name, ...(namespace !== undefined && { namespace }), ...(resourceVersion !== undefined && { resourceVersion }) },
-      slim: this.spec.convert(o),
-      live,
-    };
+    const namespace = this.kind === 'Namespace' ? '' : typeof meta?.namespace === 'string' ? meta.namespace : '';
+    if (this.namespaces && !this.namespaces.has(this.kind === 'Namespace' ? name : namespace)) return null;
+    const rv = typeof meta?.resourceVersion === 'string' ? meta.resourceVersion : '';
+    return { key: `${namespace}/${name}`, namespace, name, rv };
   }
 
   // -- delivery --
 
-  private deliver(op: WatchOp, c: Carrier): void {
+  private deliverUpsert(op: 'add' | 'update', id: Id, slim: AnySlim, live: boolean): void {
     if (this.stopped) return;
-    const namespace = c.metadata.namespace ?? '';
-    try {
-      if (op === 'delete' || c.slim === null) {
-        // An object that no longer converts (a slice that lost its service label) leaves the sink.
-        if (op === 'add') return;
-        op = 'delete';
-        this.spec.remove(this.o.sink, namespace, c.metadata.name);
-      } else {
-        this.spec.upsert(this.o.sink, c.slim);
-      }
-    } catch (err) {
-      const e = toError(err);
-      this.o.onError?.(this.kind, e);
-      this.log.error({ err: e, namespace, name: c.metadata.name }, `plugin/kubernetes: the sink failed on ${this.kind} ${namespace}/${c.metadata.name}: ${e.message}`);
-      return;
-    }
+    if (!this.toSink(() => this.spec.upsert(this.o.sink, slim), id.namespace, id.name)) return;
     let lag: number | undefined;
-    if (op !== 'delete' && c.live && this.kind === 'EndpointSlice') {
-      const t = (c.slim as SlimEndpointSlice).lastChangeTriggerTime;
+    if (live && this.kind === 'EndpointSlice') {
+      const t = (slim as SlimEndpointSlice).lastChangeTriggerTime;
       if (t !== undefined) lag = Math.max(0, Date.now() - t);
     }
     this.o.onEvent?.(this.kind, op, lag);
   }
 
+  private deliverDelete(namespace: string, name: string): void {
+    if (this.stopped) return;
+    if (!this.toSink(() => this.spec.remove(this.o.sink, namespace, name), namespace, name)) return;
+    this.o.onEvent?.(this.kind, 'delete', undefined);
+  }
+
+  private toSink(call: () => void, namespace: string, name: string): boolean {
+    try {
+      call();
+      return true;
+    } catch (err) {
+      const e = toError(err);
+      this.o.onError?.(this.kind, e);
+      this.log.error({ err: e, namespace, name }, `plugin/kubernetes: the sink failed on ${this.kind} ${namespace}/${name}: ${e.message}`);
+      return false;
+    }
+  }
+
   // -- failure and recovery --
 
   /** Something came from the server: the backoff starts over. */
-  healthy(): void {
+  private healthy(): void {
     if (this.failures === 0) return;
     if (this.loggedSinceRecovery) {
       this.log.info({ failures: this.failures, suppressed: this.suppressed }, `plugin/kubernetes: ${this.kind} watch recovered`);
@@ -420,8 +591,8 @@ class KindWatch {
     this.failures = 0;
   }
 
-  private failed(err: unknown): void {
-    if (this.stopped) return;
+  /** Counts and (sparingly) logs a failure; returns the delay before the next attempt. */
+  private failed(err: unknown): number {
     const e = toError(err);
     this.failures++;
     this.o.onError?.(this.kind, e);
@@ -439,127 +610,7 @@ class KindWatch {
     } else {
       this.suppressed++;
     }
-    if (this.restartTimer) return;
-    this.restartTimer = setTimeout(() => this.start(), delay);
-  }
-}
-
-class ContinueExpired extends Error {}
-
-/**
- * The Watch ListWatch drives, wrapping client-node's own Watch per attempt (see 2–4 above).
- * ListWatch calls watch() once per attempt and expects `done` exactly once.
- */
-class GuardedWatch extends Watch {
-  constructor(private readonly kc: KubeConfig, private readonly k: KindWatch) {
-    super(kc);
-  }
-
-  override async watch(
-    path: string,
-    queryParams: Record<string, string | number | boolean | undefined>,
-    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
-    done: (err: unknown) => void,
-  ): Promise<AbortController> {
-    const controller = new AbortController();
-    const k = this.k;
-    const { requestTimeoutMs, idleTimeoutMs } = k.tuning;
-    let finished = false;
-    let lines = 0;
-    const openedAt = Date.now();
-    let lastActivity = openedAt;
-    let agent: http.Agent | undefined;
-    let inner: AbortController | undefined;
-    let idleTimer: NodeJS.Timeout | undefined;
-    const finish = (err: unknown): void => {
-      if (finished) return;
-      finished = true;
-      clearTimeout(idleTimer);
-      k.setAbort(undefined);
-      inner?.abort();
-      agent?.destroy();
-      if (!err && lines === 0 && Date.now() - openedAt < 1000 && !k.isStopped) {
-        err = new Error(`watch ${path} closed by the server before sending anything`);
-      }
-      done(err ?? null);
-    };
-    // ListWatch aborts the controller we return when it stops or starts over.
-    controller.signal.addEventListener('abort', () => finish(new Error('watch aborted')));
-    if (k.isStopped) {
-      queueMicrotask(() => finish(new Error('watch stopped')));
-      return controller;
-    }
-    k.setAbort((err) => finish(err));
-    k.watchStarting();
-
-    const kc = this.kc;
-    const config: KubeConfig = Object.create(kc) as KubeConfig;
-    config.applyToFetchOptions = async (opts) => {
-      const fetchOptions = await kc.applyToFetchOptions(opts);
-      // Thrown before the library's fetch: nothing is opened for an attempt that already ended.
-      if (finished) throw new Error('watch ended before it was opened');
-      // node-fetch's own option: rejects when the response headers take longer than this.
-      (fetchOptions as { timeout?: number }).timeout = requestTimeoutMs;
-      agent = fetchOptions.agent as http.Agent | undefined;
-      return fetchOptions;
-    };
-    const query = {
-      ...queryParams,
-      allowWatchBookmarks: true,
-      timeoutSeconds: 300 + Math.floor(Math.random() * 300),
-    };
-    // ListWatch's handler is async: a throw inside it would be an unhandled rejection.
-    const forward = (phase: string, obj: unknown): void => {
-      try {
-        const r: unknown = callback(phase, obj);
-        if (r instanceof Promise) r.catch((err: unknown) => finish(err));
-      } catch (err) {
-        finish(err);
-      }
-    };
-    const onLine = (phase: string, obj: unknown): void => {
-      if (finished) return;
-      lines++;
-      lastActivity = Date.now();
-      const o = isObj(obj) ? obj : {};
-      if (phase === 'ERROR') {
-        const code = typeof o.code === 'number' ? o.code : 500;
-        // 410: ListWatch forgets its RV and re-lists when the server ends the stream.
-        if (code === 410) return forward(phase, obj);
-        return finish(new KubeApiError(code, String(o.reason ?? ''), `watch ${path}: ERROR ${code} ${String(o.message ?? '')}`));
-      }
-      k.healthy();
-      switch (phase) {
-        case 'ADDED':
-        case 'MODIFIED':
-        case 'DELETED': {
-          const c = k.carrier(obj, true);
-          if (c) return forward(phase, c);
-          // Not ours (another namespace): still move the RV on, as a bookmark does.
-          const rv = isObj(o.metadata) ? o.metadata.resourceVersion : undefined;
-          if (typeof rv === 'string') forward('BOOKMARK', { metadata: { resourceVersion: rv } });
-          return;
-        }
-        default:
-          return forward(phase, obj);
-      }
-    };
-    try {
-      inner = await new Watch(config).watch(path, query, onLine, finish);
-    } catch (err) {
-      finish(err);
-    }
-    if (finished) {
-      inner?.abort();
-      return controller;
-    }
-    const check = (): void => {
-      const idle = Date.now() - lastActivity;
-      if (idle >= idleTimeoutMs) finish(new Error(`watch ${path} silent for ${idle} ms`));
-      else idleTimer = setTimeout(check, idleTimeoutMs - idle);
-    };
-    idleTimer = setTimeout(check, idleTimeoutMs);
-    return controller;
+    return delay;
   }
 }
 
@@ -575,6 +626,7 @@ export function startWatch(opts: WatchOptions): WatchHandle {
     errorLogIntervalMs: opts.errorLogIntervalMs ?? 30_000,
   };
   const namespaces = opts.namespaces?.length ? new Set(opts.namespaces) : undefined;
+  const client = new KubeClient(opts.kubeConfig);
   let stopped = false;
   let waiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
   const kinds: KindWatch[] = [];
@@ -585,7 +637,7 @@ export function startWatch(opts: WatchOptions): WatchHandle {
     for (const w of waiters) w.resolve();
     waiters = [];
   };
-  for (const spec of kindSpecs(opts)) kinds.push(new KindWatch(spec, opts, t, namespaces, onSynced));
+  for (const spec of kindSpecs(opts)) kinds.push(new KindWatch(spec, client, opts, t, namespaces, onSynced));
   for (const k of kinds) k.start();
 
   return {
@@ -599,6 +651,7 @@ export function startWatch(opts: WatchOptions): WatchHandle {
       if (stopped) return;
       stopped = true;
       await Promise.all(kinds.map((k) => k.stop()));
+      client.close();
       for (const w of waiters) w.reject(new Error('watch stopped before the initial sync'));
       waiters = [];
     },
