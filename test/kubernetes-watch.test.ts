@@ -5,6 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -74,6 +76,82 @@ const baseline = (): KubeObject[] => [
   slice('prod', 'db', 'db-xyz', ['10.1.1.1'], { ready: false }),
 ];
 
+// ---- a front for the API double ----
+
+interface FrontOptions {
+  /** Answers instead of the API when it returns a Status (code, reason, message). */
+  intercept?(url: URL): { code: number; reason: string; message: string } | undefined;
+  /** Re-chunks every response body: what arrived is written out every few ms in pieces of 1..N bytes. */
+  rechunk?: number;
+}
+
+interface Front {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** A proxy in front of the API double: answers for it (intercept) or cuts its bodies up differently (rechunk). */
+async function startFront(api: FakeKubeApi, o: FrontOptions): Promise<Front> {
+  let seed = 42;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  const sockets = new Set<import('node:net').Socket>();
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://front');
+    const st = o.intercept?.(url);
+    if (st) {
+      res.writeHead(st.code, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', ...st }));
+      return;
+    }
+    const up = http.request(api.url + (req.url ?? '/'), { method: req.method, headers: req.headers }, (r) => {
+      const headers = { ...r.headers };
+      delete headers['content-length'];
+      res.writeHead(r.statusCode ?? 502, headers);
+      if (!o.rechunk) {
+        r.pipe(res);
+        return;
+      }
+      let pending: Buffer[] = [];
+      const max = o.rechunk;
+      const flush = (): void => {
+        const all = Buffer.concat(pending);
+        pending = [];
+        for (let at = 0; at < all.length; ) {
+          const n = 1 + Math.floor(random() * max);
+          res.write(all.subarray(at, at + n));
+          at += n;
+        }
+      };
+      const timer = setInterval(flush, 5);
+      r.on('data', (c: Buffer) => pending.push(c));
+      r.on('end', () => {
+        clearInterval(timer);
+        flush();
+        res.end();
+      });
+      r.on('close', () => clearInterval(timer));
+    });
+    up.on('error', () => res.destroy());
+    res.on('close', () => up.destroy());
+    req.pipe(up);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 // ---- harness ----
 
 interface Harness {
@@ -104,13 +182,17 @@ async function harness(opts: {
   waitSync?: boolean;
   /** Connect with `endpoint URL` instead of a kubeconfig file. */
   endpoint?: boolean;
+  /** Reach the API through this front (a proxy that can re-chunk or answer for the API). */
+  front?: FrontOptions;
 } = {}): Promise<Harness> {
   const api = await startFakeKubeApi({ objects: opts.objects ?? baseline(), bookmarkMs: 200 });
   opts.beforeStart?.(api);
+  const front = opts.front ? await startFront(api, opts.front) : undefined;
+  const url = front?.url ?? api.url;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-watch-'));
   const kubeConfig = opts.endpoint
-    ? buildKubeConfig({ mode: 'endpoint', url: api.url })
-    : buildKubeConfig({ mode: 'kubeconfig', file: writeKubeconfig(dir, api.url) });
+    ? buildKubeConfig({ mode: 'endpoint', url })
+    : buildKubeConfig({ mode: 'kubeconfig', file: writeKubeconfig(dir, url) });
   const logs: Harness['logs'] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb): void {
@@ -138,6 +220,7 @@ async function harness(opts: {
     api, sink, watch, errors, events, logs, dir,
     async close() {
       await watch.stop();
+      await front?.close();
       await api.close();
       fs.rmSync(dir, { recursive: true, force: true });
     },
@@ -435,5 +518,58 @@ test('500 on list is retried with backoff; a stopped watch rejects whenSynced', 
     await assert.rejects(synced, /stopped before the initial sync/);
   } finally {
     await h2.close();
+  }
+});
+
+test('watch lines cut anywhere: split across chunks, several to a chunk, multi-byte characters split between chunks', { timeout: 20_000 }, async () => {
+  const named = (i: number): KubeObject => svc('default', `u-${i}`, { clusterIP: `10.96.1.${i}`, ports: [{ name: `p€-ü-${i}`, port: 80 + i, protocol: 'TCP' }] });
+  const h = await harness({ objects: [...baseline(), named(0)], front: { rechunk: 9 }, watch: { watchPods: false } });
+  try {
+    assert.equal(h.sink.services.get('default/u-0')!.ports[0]!.name, 'p€-ü-0', 'the list, re-chunked');
+    await h.api.waitForWatches(3);
+    for (let i = 1; i <= 40; i++) h.api.apply(named(i));
+    for (let i = 1; i <= 40; i += 3) h.api.remove('Service', 'default', `u-${i}`);
+    await waitFor('every change', () => h.sink.services.has('default/u-40') === false && h.sink.services.has('default/u-39'), 3000);
+    for (let i = 1; i <= 40; i++) {
+      const s = h.sink.services.get(`default/u-${i}`);
+      if ((i - 1) % 3 === 0) assert.equal(s, undefined, `u-${i} deleted`);
+      else assert.equal(s?.ports[0]?.name, `p€-ü-${i}`, `u-${i} intact`);
+    }
+    await sleep(450); // bookmarks, re-chunked too
+    assert.deepEqual(h.errors, []);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a continue token that expires mid-list restarts the list from the first page; expiring again, one unpaged list', { timeout: 20_000 }, async () => {
+  const many = Array.from({ length: 10 }, (_, i) => svc('prod', `s-${i}`, { clusterIP: `10.96.2.${i}` }));
+  const expired = { code: 410, reason: 'Expired', message: 'The provided continue parameter is too old to display a consistent list result.' };
+  for (const times of [1, 2]) {
+    let left = times;
+    const h = await harness({
+      objects: [...baseline(), ...many],
+      watch: { pageSize: 3, watchPods: false },
+      front: { intercept: (u) => (u.pathname === '/api/v1/services' && u.searchParams.has('continue') && left-- > 0 ? expired : undefined) },
+    });
+    try {
+      assert.equal(h.sink.services.size, 13);
+      const lists = h.api.stats().requests.filter((r) => r.verb === 'list' && r.resource === 'services');
+      const firstPages = lists.filter((r) => !r.continue);
+      if (times === 1) {
+        assert.equal(firstPages.length, 2, 'the list started over once');
+        assert.ok(lists.every((r) => r.limit === 3), 'paged both times');
+        assert.equal(lists.length, 1 + 5, '1 page before the expiry, then 5 pages of 3');
+      } else {
+        assert.equal(firstPages.length, 3);
+        assert.equal(lists.at(-1)!.limit, undefined, 'the last list is unpaged');
+        assert.equal(lists.at(-1)!.continue, undefined);
+      }
+      assert.deepEqual(h.errors, [], 'an expired continue token is not a failure');
+      assert.equal(h.events.filter((e) => e.kind === 'Service' && e.op === 'delete').length, 0);
+      assert.equal(h.events.filter((e) => e.kind === 'Service' && e.op === 'update').length, 0, 'pages seen twice are not delivered twice');
+    } finally {
+      await h.close();
+    }
   }
 });
