@@ -573,3 +573,20 @@ test('a continue token that expires mid-list restarts the list from the first pa
     }
   }
 });
+
+test('a server that answers 410 to every watch gets lists at the backoff rate, not a tight loop', { timeout: 20_000 }, async () => {
+  const gone = { code: 410, reason: 'Expired', message: 'too old resource version' };
+  const h = await harness({ watch: { watchPods: false }, front: { intercept: (u) => (u.searchParams.get('watch') === 'true' && u.pathname === '/api/v1/services' ? gone : undefined) } });
+  try {
+    const t = Date.now();
+    await sleep(1500);
+    const lists = requestsAfter(h.api, t).filter((r) => r.verb === 'list' && r.resource === 'services').length;
+    assert.ok(lists >= 2 && lists <= 10, `${lists} services lists in 1.5 s (backoff 100 ms doubling to 800 ms)`);
+    assert.ok(h.errors.some((e) => e.kind === 'Service' && /410 Gone for the resourceVersion the list has just returned/.test(e.err.message)));
+    assert.equal(h.watch.hasSynced(), true);
+    assert.equal(h.sink.services.size, 3);
+    assert.equal(h.sink.log.filter((l) => l.op === 'delete').length, 0);
+  } finally {
+    await h.close();
+  }
+});

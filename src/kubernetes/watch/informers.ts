@@ -19,7 +19,9 @@
  *    on, objects outside `namespaces` included.
  * 3. A watch the server ends cleanly is resumed at once from the last resourceVersion, without a
  *    re-list. A 410 Gone (an HTTP status or an ERROR event, "Expired": the history was compacted)
- *    re-lists at once. Everything else is a failure: a list or watch error, a refused or reset
+ *    re-lists at once, unless it is for the RV a list has just returned (then it is a failure, and
+ *    the lists that follow do not reset the backoff until a watch event arrives: no tight loop
+ *    against such a server). Everything else is a failure: a list or watch error, a refused or reset
  *    connection, a stream cut mid-way, an ERROR event other than 410, a stream the server closes
  *    within 1 s without a line (a server in trouble would get a tight loop). After a failure the
  *    loop waits a capped exponential backoff with jitter and tries again: a watch resumes from its
@@ -236,6 +238,10 @@ class KindWatch {
   private stopped = false;
   /** Where the next watch starts; undefined: list first. */
   private rv: string | undefined;
+  /** `rv` came straight from a list: no watch event since. */
+  private fromList = false;
+  /** The last watch got 410 for a list's RV: until a watch event arrives, a list does not reset the backoff. */
+  private goneLoop = false;
   /** What the sink holds from this kind: namespace/name → resourceVersion. */
   private readonly known = new Map<string, string>();
   /** Consecutive failures: the backoff exponent. */
@@ -285,7 +291,14 @@ class KindWatch {
           this.synced = true;
           this.onSynced();
         }
-        if ((await this.watch()) === 'relist') this.rv = undefined;
+        if ((await this.watch()) === 'relist') {
+          this.rv = undefined;
+          // A server that answers 410 to the RV it has just listed would otherwise get a tight list/watch loop.
+          if (this.fromList) {
+            this.goneLoop = true;
+            throw new Error(`watch ${this.spec.path}: 410 Gone for the resourceVersion the list has just returned`);
+          }
+        }
       } catch (err) {
         if (this.stopped) return;
         await this.sleep(this.failed(err));
@@ -336,7 +349,7 @@ class KindWatch {
         await this.listPages(0);
       }
     }
-    this.healthy();
+    if (!this.goneLoop) this.healthy();
   }
 
   private async listPages(limit: number): Promise<void> {
@@ -381,6 +394,7 @@ class KindWatch {
       this.deliverDelete(key.slice(0, slash), key.slice(slash + 1));
     }
     this.rv = resourceVersion ?? '';
+    this.fromList = true;
   }
 
   private listed(o: unknown, seen: Set<string>): void {
@@ -513,6 +527,8 @@ class KindWatch {
       throw new KubeApiError(code, String(st.reason ?? ''), `watch ${this.spec.path}: ERROR ${code} ${String(st.message ?? '')}`);
     }
     this.healthy();
+    this.fromList = false;
+    this.goneLoop = false;
     if (type === 'ADDED' || type === 'MODIFIED') {
       const id = this.identify(obj);
       if (id) {

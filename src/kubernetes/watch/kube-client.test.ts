@@ -354,12 +354,16 @@ users:
       command: ${JSON.stringify(process.execPath)}
       args: ["-e", ${JSON.stringify(`console.log(${JSON.stringify(credential)})`)}]
       interactiveMode: Never
+- name: slow
+  user:
+    exec: {apiVersion: client.authentication.k8s.io/v1, command: ${JSON.stringify(process.execPath)}, args: ["-e", "setTimeout(() => {}, 2000)"]}
 - name: oidc
   user:
     auth-provider: {name: oidc, config: {client-id: x, id-token: y, idp-issuer-url: "https://idp"}}
 contexts:
 - {name: a, context: {cluster: c, user: u}}
 - {name: b, context: {cluster: c, user: oidc}}
+- {name: slow, context: {cluster: c, user: slow}}
 current-context: a
 `);
     const cfg = buildKubeConfig({ mode: 'kubeconfig', file });
@@ -370,6 +374,13 @@ current-context: a
     assert.equal(api.seen.at(-1)!.headers.authorization, 'Bearer exec-token', 'the token the exec plugin printed, through client-node');
     await get(cfg);
     assert.equal(api.seen.at(-1)!.headers.authorization, 'Bearer exec-token');
+    // An exec plugin that hangs is bounded like the response.
+    const slow = new KubeClient(buildKubeConfig({ mode: 'kubeconfig', file, context: 'slow' }));
+    try {
+      await assert.rejects(slow.get('/api/v1/namespaces', {}, { timeoutMs: 300 }), /no credentials after 300 ms \(request timeout\)/);
+    } finally {
+      slow.close();
+    }
     const oidc = buildKubeConfig({ mode: 'kubeconfig', file, context: 'b' });
     assert.ok(oidc.auth.kind === 'client-node' && oidc.auth.reason === 'auth-provider');
   } finally {

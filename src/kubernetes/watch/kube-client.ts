@@ -348,6 +348,25 @@ export function buildKubeConfig(conn: KubeConnection = { mode: 'in-cluster' }, o
 
 // ---- requests ----------------------------------------------------------------------------------
 
+/** `p`, or a rejection when `signal` aborts or `ms` pass first. */
+function bounded<T>(p: Promise<T>, ms: number, signal: AbortSignal | undefined, timeoutMessage: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const settle = (err: unknown, value?: T): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      if (err === null) resolve(value as T);
+      else reject(err instanceof Error ? err : new Error(String(err)));
+    };
+    const onAbort = (): void => settle(signal?.reason ?? new Error('aborted'));
+    const timer = setTimeout(() => settle(new Error(timeoutMessage)), ms);
+    signal?.addEventListener('abort', onAbort);
+    p.then((v) => settle(null, v), (e: unknown) => settle(e ?? new Error('failed')));
+  });
+}
+
 export interface RequestOptions {
   /** Without response headers for this long, the request is destroyed with a "no response" error. */
   timeoutMs: number;
@@ -410,14 +429,23 @@ export class KubeClient {
 
   private async once(url: URL, what: string, o: RequestOptions): Promise<http.IncomingMessage> {
     o.signal?.throwIfAborted();
+    // The credentials are bounded like the response: an exec plugin that hangs must not hang the watch (or stop()).
+    const late = `${what}: no credentials after ${o.timeoutMs} ms (request timeout)`;
     let options: https.RequestOptions;
     let ownAgent: http.Agent | undefined;
     if (this.config.auth.kind === 'client-node') {
-      const lib = await this.config.auth.library.requestOptions();
+      const pending = this.config.auth.library.requestOptions();
+      let lib: https.RequestOptions;
+      try {
+        lib = await bounded(pending, o.timeoutMs, o.signal, late);
+      } catch (err) {
+        pending.then((l) => (l.agent as http.Agent | undefined)?.destroy(), () => undefined);
+        throw err;
+      }
       ownAgent = lib.agent instanceof http.Agent ? lib.agent : undefined;
       options = { ...lib, headers: { Accept: 'application/json', 'User-Agent': 'clusterdns', ...lib.headers } };
     } else {
-      options = { agent: this.agent, headers: await this.headers() };
+      options = { agent: this.agent, headers: await bounded(this.headers(), o.timeoutMs, o.signal, late) };
     }
     o.signal?.throwIfAborted();
     return new Promise<http.IncomingMessage>((resolve, reject) => {
