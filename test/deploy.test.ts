@@ -18,7 +18,9 @@
  *     Corefile (parsed minimally here);
  *   - the Dockerfile: pinned bases, non-root USER, EXPOSEd ports,
  *     ENTRYPOINT/CMD → dist/cli.js -conf /etc/coredns/Corefile, COPY sources
- *     that exist and survive .dockerignore, stage wiring;
+ *     that exist and survive .dockerignore, stage wiring, and the native UDP
+ *     addon: compiled in a stage with python3/make/g++ and copied to where the
+ *     server loads it;
  *   - when src/corefile/parser.ts exports parseCorefile, the ConfigMap's
  *     Corefile parses with it.
  */
@@ -968,11 +970,45 @@ test('Dockerfile: ENTRYPOINT/CMD run node dist/cli.js -conf /etc/coredns/Corefil
   assert.equal(landingPath(nmOp, 'node_modules', true), path.posix.join(appDir, 'node_modules'));
 });
 
+test('Dockerfile: the native UDP addon is compiled in the build stage and copied to where the server loads it', () => {
+  const addonOp = copyOps(finalStage).find((op) => op.from && op.sources.some((s) => /udp_batch\.node$/.test(s)));
+  assert.ok(addonOp, 'the runtime stage copies build/Release/udp_batch.node from a build stage');
+  const build = stageByRef(addonOp.from!)!;
+  assert.ok(build && build.index < finalStage.index, `COPY --from=${addonOp.from}: no earlier stage`);
+  // node-gyp writes it to <package dir>/build/Release.
+  assert.equal(path.posix.normalize(addonOp.sources[0]!), path.posix.join(finalWorkdir(build), 'build', 'Release', 'udp_batch.node'));
+
+  // The toolchain node-gyp needs, installed lean, before npm ci / the build.
+  const runs = build.instructions.filter((i) => i.cmd === 'RUN');
+  const text = (i: Instruction): string => i.args.join(' ');
+  const apt = runs.findIndex((i) => /apt-get install/.test(text(i)));
+  assert.ok(apt >= 0, 'the build stage installs the compiler with apt-get');
+  for (const pkg of ['python3', 'make', 'g\\+\\+']) assert.match(text(runs[apt]!), new RegExp(`\\s${pkg}(\\s|$)`), `apt-get install ${pkg}`);
+  assert.match(text(runs[apt]!), /--no-install-recommends/);
+  const ci = runs.findIndex((i) => /\bnpm ci\b/.test(text(i)));
+  const buildRun = runs.findIndex((i) => /\bnpm run build\b/.test(text(i)));
+  assert.ok(ci > apt && buildRun > apt, 'the compiler is installed before npm ci and npm run build');
+
+  // The addon's sources reach the stage before the step that builds it.
+  const buildLine = runs[buildRun]!.line;
+  const copied = copyOps(build).filter((op) => !op.from && op.ins.line < buildLine).flatMap((op) => op.sources.map((src) => path.posix.normalize(src).replace(/\/$/, '')));
+  for (const f of ['binding.gyp', 'native', 'scripts/build-native.mjs']) assert.ok(copied.includes(f), `COPY ${f} before npm run build`);
+  assert.equal(packageJson.scripts.install, 'node scripts/build-native.mjs', 'npm ci builds the addon (install script)');
+  assert.match(packageJson.scripts.build, /node scripts\/build-native\.mjs/, 'npm run build builds the addon');
+
+  // src/server/udp-batch.ts loads it relative to its compiled self, dist/server/udp-batch.js.
+  const m = /new URL\('([^']+udp_batch\.node)', import\.meta\.url\)/.exec(readText('src/server/udp-batch.ts'));
+  assert.ok(m, 'src/server/udp-batch.ts names the addon with new URL(..., import.meta.url)');
+  const distOp = copyOps(finalStage).find((op) => op.from && op.sources.some((s) => /\/dist\/?$/.test(s)))!;
+  const loaded = path.posix.resolve(landingPath(distOp, distOp.sources[0]!, true), 'server', m[1]!);
+  assert.equal(landingPath(addonOp, addonOp.sources[0]!, false), loaded, 'the image has the addon where the server looks for it');
+});
+
 test('Dockerfile: every COPY source from the build context exists and survives .dockerignore', () => {
   assert.ok(existsSync(path.join(ROOT, '.dockerignore')), '.dockerignore exists');
   const contextSources = dockerfile.stages.flatMap((s) => copyOps(s).filter((op) => !op.from)).flatMap((op) => op.sources);
   assert.ok(contextSources.length > 0);
-  const required = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src'];
+  const required = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'binding.gyp', 'native', 'scripts/build-native.mjs'];
   const expanded = new Set<string>();
   for (const src of contextSources) {
     assert.ok(!/^(\.\.|\/)/.test(src), `COPY ${src}: outside the build context`);
@@ -995,7 +1031,7 @@ test('Dockerfile: every COPY source from the build context exists and survives .
   const lost = tsSources.filter(isIgnored);
   assert.deepEqual(lost, [], '.dockerignore drops sources that tsconfig.build.json compiles');
   // And the bulky / host-specific things stay out of the context.
-  for (const p of ['node_modules/yaml/package.json', 'dist/cli.js', '.git/HEAD', 'test/deploy.test.ts']) {
+  for (const p of ['node_modules/yaml/package.json', 'dist/cli.js', '.git/HEAD', 'test/deploy.test.ts', 'build/Release/udp_batch.node', 'scripts/run-tests.mjs']) {
     assert.ok(isIgnored(p), `.dockerignore should exclude ${p}`);
   }
 });

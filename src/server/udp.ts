@@ -1,11 +1,23 @@
 /**
  * UDP transport: one socket per address family, every datagram handed to the current dispatcher.
  * The dispatcher can be swapped while serving (reload) without closing the socket.
+ *
+ * Node's dgram creates and binds the socket (bind errors, IPv6-only, node:cluster's shared handle
+ * with -workers N). It is then served one of two ways:
+ *   - batched (the default when build/Release/udp_batch.node is built, see udp-batch.ts): the
+ *     addon reads up to 64 datagrams a system call and calls us once per batch; the replies
+ *     written during that call leave in one sendmmsg. dgram's per-datagram recvmsg + sendmsg path
+ *     was 57% of the time spent on a query at saturation (bench/README.md).
+ *   - dgram: a 'message' event and a send() per datagram. When the addon is not built (no
+ *     compiler, not Linux), or with CLUSTERDNS_UDP_BATCH=0 in the environment (to compare the two).
+ * Both give the dispatcher the same bytes and RequestOrigin, and drain the same way at shutdown.
  */
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import type { Dispatcher } from './dispatcher.js';
+import { malformedTotal } from './metrics.js';
 import type { RequestOrigin } from './request.js';
+import { adoptDgram, FLAG_SCOPED, FLAG_TRUNCATED, IN_META, OUT_META, udpBatch, type BatchSocket } from './udp-batch.js';
 
 /**
  * dgram resolves the destination of every send() through dns.lookup (an isIP check and a nextTick
@@ -53,10 +65,13 @@ export async function bindUdp(family: 4 | 6, host: string, port: number, recvBuf
  * discards whatever the kernel queued for it, and a client cannot tell such a loss from a slow
  * answer. Instead the socket is first connected to itself: the kernel then delivers no new datagram
  * to it (senders get ICMP port unreachable, which a client sees as the port closing), while the
- * datagrams already queued stay readable. Replies are held meanwhile (a connected socket sends to
- * its peer only) and sent once the queue and the answers in flight are done, with the socket
- * disconnected for just that synchronous moment. This needs a port bound explicitly: disconnecting
- * a socket whose port the kernel chose gives it up.
+ * datagrams already queued stay readable. This needs a port bound explicitly: disconnecting a
+ * socket whose port the kernel chose gives it up.
+ *
+ * Replies meanwhile: Linux sends a datagram with an explicit destination from a connected socket,
+ * and the addon does exactly that, so the batched path sends them as they come. dgram refuses to
+ * (ERR_SOCKET_DGRAM_IS_CONNECTED), so the dgram path holds them and sends them once the queue and
+ * the answers in flight are done, with the socket disconnected for just that synchronous moment.
  */
 export interface UdpServing {
   /** Stops taking new datagrams (false: could not, the caller just waits and closes). */
@@ -76,6 +91,167 @@ export function serveUdp(
   /** The port was given to bind() (not 0): the socket may be connected to itself at shutdown. */
   portLocked = true,
 ): UdpServing {
+  // A socket error (e.g. ICMP-induced) must never take the process down.
+  socket.on('error', (err) => logger.warn({ err }, 'udp socket error'));
+  const batch = udpBatch();
+  if (batch.ok) {
+    try {
+      const serving = serveBatched(batch.addon, socket, server, current, portLocked);
+      announce(logger, 'info', `udp: batched I/O (native udp_batch: recvmmsg/sendmmsg, ${BATCH} datagrams a call)`);
+      return serving;
+    } catch (err) {
+      logger.warn({ err, server }, 'udp: batched I/O failed to start on this socket; serving it through Node dgram');
+    }
+  } else if (batch.disabled) {
+    announce(logger, 'info', `udp: Node dgram (${batch.reason})`);
+  } else {
+    announce(logger, 'warn', `udp: Node dgram, native batching unavailable: ${batch.reason}`);
+  }
+  return serveDgram(socket, server, current, portLocked);
+}
+
+/** Datagrams per recvmmsg/sendmmsg. More only adds to the time one batch holds the loop. */
+const BATCH = 64;
+/** Bytes per datagram. A query is far smaller; a longer datagram is dropped (and counted). */
+const SLOT = 4096;
+
+let announced = false;
+/** Says once per process how UDP is served (the tests check it on CI, where the addon must load). */
+function announce(logger: Logger, level: 'info' | 'warn', msg: string): void {
+  if (announced) return;
+  announced = true;
+  logger[level](msg);
+}
+
+function serveBatched(
+  addon: Parameters<typeof adoptDgram>[0],
+  socket: dgram.Socket,
+  server: string,
+  current: () => Dispatcher,
+  portLocked: boolean,
+): UdpServing {
+  const local = socket.address();
+  let inFlight = 0;
+  let lastMessage = 0;
+  let draining = false;
+  const settled = (): void => {
+    inFlight--;
+  };
+  /** Increases with every batch; a reply carries the number of its query's batch. */
+  let seq = 0;
+  /** Inside the batch callback: a reply written now goes into the out slab. */
+  let open = false;
+  let replies = 0;
+  // The source address text of the previous datagram: under load most datagrams of a batch come
+  // from the same few clients, and this saves asking the addon to format the same bytes again.
+  let lastFamily = 0;
+  let lastW0 = 0;
+  let lastW1 = 0;
+  let lastW2 = 0;
+  let lastW3 = 0;
+  let lastText = '';
+
+  const onBatch = (n: number): void => {
+    const batchSeq = ++seq;
+    open = true;
+    replies = 0;
+    if (draining) lastMessage = Date.now();
+    try {
+      for (let i = 0; i < n; i++) {
+        const m = i * IN_META;
+        const flags = meta[m + 1]!;
+        if (flags & FLAG_TRUNCATED) {
+          malformedTotal.inc({ action: 'drop' });
+          continue;
+        }
+        // Its own copy: the slab is overwritten by the next batch, and a plugin may keep the query
+        // longer (forward). allocUnsafeSlow, not the pool: a pooled 40-byte view would pin an 8 KB
+        // pool slab for as long as the query is kept (and measured no faster).
+        const len = meta[m]!;
+        const msg = Buffer.allocUnsafeSlow(len);
+        slab.copy(msg, 0, i * slot, i * slot + len);
+        let address: string;
+        if (flags & FLAG_SCOPED) address = sock.address(i);
+        else {
+          const f = meta[m + 2]!;
+          const w0 = meta[m + 4]!;
+          const w1 = meta[m + 5]!;
+          const w2 = meta[m + 6]!;
+          const w3 = meta[m + 7]!;
+          if (f !== lastFamily || w0 !== lastW0 || w1 !== lastW1 || w2 !== lastW2 || w3 !== lastW3) {
+            lastText = sock.address(i);
+            lastFamily = f;
+            lastW0 = w0;
+            lastW1 = w1;
+            lastW2 = w2;
+            lastW3 = w3;
+          }
+          address = lastText;
+        }
+        const port = meta[m + 3]!;
+        const origin: RequestOrigin = {
+          transport: 'udp',
+          remoteAddress: address,
+          remotePort: port,
+          localAddress: local.address,
+          localPort: local.port,
+          server,
+        };
+        const index = i;
+        const p: void | Promise<void> = current().answer(msg, origin, (reply) => {
+          if (open && seq === batchSeq && replies < batchSize && reply.length <= slot) {
+            out.set(reply, replies * slot);
+            const o = replies * OUT_META;
+            outMeta[o] = reply.length;
+            outMeta[o + 1] = index;
+            replies++;
+          } else {
+            // Answered after its batch (asynchronously) or too long for a slot: on its own.
+            sock.sendOne(reply, address, port);
+          }
+        });
+        if (p) {
+          inFlight++;
+          void p.then(settled);
+        }
+      }
+    } finally {
+      open = false;
+      if (replies > 0) sock.send(replies);
+    }
+  };
+
+  const sock: BatchSocket = adoptDgram(addon, socket, onBatch, { batch: BATCH, slot: SLOT });
+  const slab = Buffer.from(sock.in.buffer, sock.in.byteOffset, sock.in.byteLength);
+  const meta = sock.inMeta;
+  const out = sock.out;
+  const outMeta = sock.outMeta;
+  const slot = sock.slot;
+  const batchSize = sock.batch;
+  // PortListener.close() (a port a reload no longer serves) closes the dgram socket directly.
+  socket.once('close', () => sock.close());
+
+  return {
+    async stopReceiving() {
+      draining = true;
+      lastMessage = Date.now();
+      return portLocked && (await connectToSelf(socket, local));
+    },
+    busy: (quietMs) => inFlight > 0 || Date.now() - lastMessage < quietMs,
+    // Nothing is held: replies went out as they came (see UdpServing).
+    flush: () => false,
+    close() {
+      sock.close();
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
+    },
+  };
+}
+
+function serveDgram(socket: dgram.Socket, server: string, current: () => Dispatcher, portLocked: boolean): UdpServing {
   const local = socket.address();
   /** Replies held while the socket is connected to itself (shutdown); undefined while serving. */
   let held: Array<{ reply: Buffer; port: number; address: string }> | undefined;
@@ -106,31 +282,15 @@ export function serveUdp(
       void p.then(settled);
     }
   });
-  // A socket error (e.g. ICMP-induced) must never take the process down.
-  socket.on('error', (err) => logger.warn({ err }, 'udp socket error'));
 
-  const self = local.family === 'IPv6' ? '::1' : '127.0.0.1';
-  const connectToSelf = (): Promise<boolean> =>
-    new Promise((resolve) => {
-      const onError = (): void => resolve(false);
-      socket.once('error', onError);
-      try {
-        socket.connect(local.port, self, () => {
-          socket.off('error', onError);
-          resolve(true);
-        });
-      } catch {
-        socket.off('error', onError);
-        resolve(false);
-      }
-    });
+  const self = selfAddress(local);
   let connected = false;
 
   return {
     async stopReceiving() {
       held = [];
       lastMessage = Date.now();
-      connected = portLocked && (await connectToSelf());
+      connected = portLocked && (await connectToSelf(socket, local));
       return connected;
     },
     busy: (quietMs) => inFlight > 0 || Date.now() - lastMessage < quietMs,
@@ -154,4 +314,25 @@ export function serveUdp(
       }
     },
   };
+}
+
+function selfAddress(local: { family: string }): string {
+  return local.family === 'IPv6' ? '::1' : '127.0.0.1';
+}
+
+/** Connects the socket to its own port on loopback (see UdpServing); false if that failed. */
+function connectToSelf(socket: dgram.Socket, local: { family: string; port: number }): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onError = (): void => resolve(false);
+    socket.once('error', onError);
+    try {
+      socket.connect(local.port, selfAddress(local), (err?: Error) => {
+        socket.off('error', onError);
+        resolve(!err);
+      });
+    } catch {
+      socket.off('error', onError);
+      resolve(false);
+    }
+  });
 }
