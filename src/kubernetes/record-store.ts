@@ -356,7 +356,8 @@ export class RecordStore implements ObjectSink {
   readonly options: ResolvedStoreOptions;
   private readonly now: () => number;
   private readonly services = new Map<DepKey, MutableServiceEntry>();
-  private readonly namespaces = new Map<DepKey, number>();
+  /** By dep key "N/<ns>": the key itself (shared by memo entries, see intern()) and the generation. */
+  private readonly namespaces = new Map<DepKey, { readonly key: DepKey; readonly gen: number }>();
   /** By plain canonical IP (the dep key is "R/" + IP, see version()). */
   private readonly reverseIndex = new Map<string, MutableReverseEntry>();
   private readonly podIps = new Map<DepKey, PodIpEntry>();
@@ -399,7 +400,7 @@ export class RecordStore implements ObjectSink {
       case 83 /* S */:
         return this.services.get(dep)?.gen ?? 0;
       case 78 /* N */:
-        return this.namespaces.get(dep) ?? 0;
+        return this.namespaces.get(dep)?.gen ?? 0;
       case 82 /* R */:
         return this.reverseIndex.get(dep.slice(2))?.gen ?? 0;
       case 80 /* P */:
@@ -408,6 +409,23 @@ export class RecordStore implements ObjectSink {
         return this.serialValue;
       default:
         return 0;
+    }
+  }
+
+  /**
+   * The store's own string for a dependency key whose entry exists (services and namespaces, the
+   * keys nearly every answer depends on), else dep: a memo keeping this one holds no copy.
+   */
+  intern(dep: DepKey): DepKey {
+    switch (dep.charCodeAt(0)) {
+      case 83 /* S */:
+        return this.services.get(dep)?.key ?? dep;
+      case 78 /* N */:
+        return this.namespaces.get(dep)?.key ?? dep;
+      case 42 /* * */:
+        return SERIAL_DEP;
+      default:
+        return dep;
     }
   }
 
@@ -538,7 +556,7 @@ export class RecordStore implements ObjectSink {
     if (!this.namespaceConfigured(name)) return;
     const key = namespaceDep(name);
     if (this.namespaces.has(key)) return;
-    this.namespaces.set(key, this.tick + 1);
+    this.namespaces.set(key, { key, gen: this.tick + 1 });
     this.changed.add(key);
     this.commit();
   }
