@@ -28,7 +28,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { KubeConfig as LibraryKubeConfig } from '@kubernetes/client-node';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from './lazy-yaml.js';
 import { ClusterDnsError, ErrorCodes } from '../../errors.js';
 
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -231,7 +231,7 @@ function fromKubeconfig(conn: { file: string; context?: string }, tokenMaxAgeMs:
   const dir = path.dirname(file);
   let doc: unknown;
   try {
-    doc = parseYaml(fs.readFileSync(file, 'utf8'));
+    doc = yaml().parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     fail(`cannot load kubeconfig ${file}: ${(err as Error).message}`, err);
   }

@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import type { Logger } from 'pino';
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
+import type { Node as YamlNode } from 'yaml';
+import { yaml } from './lazy-yaml.js';
 import { ConfigError, ErrorCodes } from '../../errors.js';
 import type { ObjectSink, SlimEndpointSlice, SlimNamespace, SlimPod, SlimService } from '../objects.js';
 import { toSlimEndpointSlice, toSlimNamespace, toSlimPod, toSlimService } from './slim.js';
@@ -42,6 +43,7 @@ function invalid(file: string, line: number, detail: string): ConfigError {
 }
 
 function yamlDocs(text: string, file: string): Doc[] {
+  const { isMap, isSeq, LineCounter, parseAllDocuments } = yaml();
   const lineCounter = new LineCounter();
   const parsed = parseAllDocuments(text, { lineCounter });
   const docs: Doc[] = [];
