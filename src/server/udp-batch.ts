@@ -137,10 +137,11 @@ interface UdpHandle {
 }
 
 /**
- * dgram's native handle (a UDP wrap with `fd`, `recvStop`, `recvStart`). `socket._handle` is the
- * documented-as-deprecated way (it prints DEP0112); the socket keeps the same handle under a
- * private symbol described 'state symbol', as `.handle` (lib/internal/dgram.js, kStateSymbol, Node
- * 12 to 22). This is the one place that reaches into dgram's internals.
+ * dgram's native handle (a UDP wrap with `fd`, `recvStop`, `recvStart`). `socket._handle` reaches
+ * it but is deprecated (it prints DEP0112); the socket keeps the same handle under a private symbol
+ * described 'state symbol', as `.handle` (kStateSymbol in Node 20's lib/internal/dgram.js). This is
+ * the one place that reaches into dgram's internals: should a later Node move it, this finds no
+ * handle, adoptDgram throws, and the socket is served through dgram (with a warning).
  */
 function dgramHandle(socket: dgram.Socket): UdpHandle | undefined {
   const sym = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');

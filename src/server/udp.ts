@@ -150,6 +150,7 @@ function serveBatched(
   let lastW2 = 0;
   let lastW3 = 0;
   let lastText = '';
+  let closed = false;
 
   const onBatch = (n: number): void => {
     const batchSeq = ++seq;
@@ -166,7 +167,8 @@ function serveBatched(
         }
         // Its own copy: the slab is overwritten by the next batch, and a plugin may keep the query
         // longer (forward). allocUnsafeSlow, not the pool: a pooled 40-byte view would pin an 8 KB
-        // pool slab for as long as the query is kept (and measured no faster).
+        // pool slab for as long as the query is kept (the two measured the same: 15.3 and 14.7 µs
+        // CPU a query at saturation, within the noise).
         const len = meta[m]!;
         const msg = Buffer.allocUnsafeSlow(len);
         slab.copy(msg, 0, i * slot, i * slot + len);
@@ -205,8 +207,9 @@ function serveBatched(
             outMeta[o] = reply.length;
             outMeta[o + 1] = index;
             replies++;
-          } else {
-            // Answered after its batch (asynchronously) or too long for a slot: on its own.
+          } else if (!closed) {
+            // Answered after its batch (asynchronously) or too long for a slot: on its own. (After
+            // close, e.g. an upstream answering past the drain deadline, there is no one to send it.)
             sock.sendOne(reply, address, port);
           }
         });
@@ -217,7 +220,7 @@ function serveBatched(
       }
     } finally {
       open = false;
-      if (replies > 0) sock.send(replies);
+      if (replies > 0 && !closed) sock.send(replies);
     }
   };
 
@@ -228,8 +231,12 @@ function serveBatched(
   const outMeta = sock.outMeta;
   const slot = sock.slot;
   const batchSize = sock.batch;
+  const closeBatch = (): void => {
+    closed = true;
+    sock.close();
+  };
   // PortListener.close() (a port a reload no longer serves) closes the dgram socket directly.
-  socket.once('close', () => sock.close());
+  socket.once('close', closeBatch);
 
   return {
     async stopReceiving() {
@@ -241,7 +248,7 @@ function serveBatched(
     // Nothing is held: replies went out as they came (see UdpServing).
     flush: () => false,
     close() {
-      sock.close();
+      closeBatch();
       try {
         socket.close();
       } catch {
