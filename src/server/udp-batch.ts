@@ -60,7 +60,7 @@ export interface BatchSocket {
   close(): void;
 }
 
-interface Addon {
+export interface UdpBatchAddon {
   abi: number;
   inMeta: number;
   outMeta: number;
@@ -68,7 +68,7 @@ interface Addon {
 }
 
 export type Availability =
-  | { ok: true; addon: Addon }
+  | { ok: true; addon: UdpBatchAddon }
   /** disabled: turned off on purpose (CLUSTERDNS_UDP_BATCH=0), not a failure. */
   | { ok: false; disabled: boolean; reason: string };
 
@@ -77,9 +77,9 @@ const ADDON_PATH = new URL('../../build/Release/udp_batch.node', import.meta.url
 /** Loads the addon at `file` and checks it is the build this code expects. */
 export function loadAddon(file: string): Availability {
   if (process.platform !== 'linux') return { ok: false, disabled: false, reason: `not on Linux (${process.platform})` };
-  let addon: Addon;
+  let addon: UdpBatchAddon;
   try {
-    addon = createRequire(import.meta.url)(file) as Addon;
+    addon = createRequire(import.meta.url)(file) as UdpBatchAddon;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const reason = e.code === 'MODULE_NOT_FOUND' ? `${file} is not built (npm run build)` : `${file} does not load: ${e.message}`;
@@ -115,7 +115,7 @@ export interface BatchOptions {
  * Node's: address(), connect(), setRecvBufferSize() and close() keep working on it), the addon
  * reads a dup of its fd. Throws when it cannot (dgram keeps reading then).
  */
-export function adoptDgram(addon: Addon, socket: dgram.Socket, onBatch: (n: number) => void, o: BatchOptions = {}): BatchSocket {
+export function adoptDgram(addon: UdpBatchAddon, socket: dgram.Socket, onBatch: (n: number) => void, o: BatchOptions = {}): BatchSocket {
   const handle = dgramHandle(socket);
   if (!handle || typeof handle.fd !== 'number' || handle.fd < 0 || typeof handle.recvStop !== 'function') {
     throw new Error('the dgram socket has no bound handle with an fd');

@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from './dispatcher.js';
 import { malformedTotal } from './metrics.js';
 import type { RequestOrigin } from './request.js';
-import { adoptDgram, FLAG_SCOPED, FLAG_TRUNCATED, IN_META, OUT_META, udpBatch, type BatchSocket } from './udp-batch.js';
+import { adoptDgram, FLAG_SCOPED, FLAG_TRUNCATED, IN_META, OUT_META, udpBatch, type BatchSocket, type UdpBatchAddon } from './udp-batch.js';
 
 /**
  * dgram resolves the destination of every send() through dns.lookup (an isIP check and a nextTick
@@ -124,7 +124,7 @@ function announce(logger: Logger, level: 'info' | 'warn', msg: string): void {
 }
 
 function serveBatched(
-  addon: Parameters<typeof adoptDgram>[0],
+  addon: UdpBatchAddon,
   socket: dgram.Socket,
   server: string,
   current: () => Dispatcher,
