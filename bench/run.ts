@@ -14,6 +14,7 @@
  *   --quick           3 s runs, 1 round, a 20k-object "large" cluster, short watch test
  *   --json FILE       also write every figure as JSON
  *   --cpu-prof DIR    run clusterdns (1 worker, cache off) under `node --cpu-prof` into DIR
+ *   --watch-load-qps N  DNS load during the watch → answer run under load (default: the latency run's rate)
  *   --node-options S  NODE_OPTIONS for clusterdns (default: the value deploy/deployment.yaml sets,
  *                     so the figures are those of the deployed server; "" for Node's defaults)
  */
@@ -43,6 +44,8 @@ interface Flags {
   json: string | undefined;
   cpuProf: string | undefined;
   nodeOptions: string;
+  /** Offered DNS load during the watch → answer run "under load" (default: the latency run's rate). */
+  watchLoadQps: number | undefined;
   quick: boolean;
   /** dnsperf shape, chosen once for every server. */
   clients: number;
@@ -73,6 +76,7 @@ function parseFlags(argv: string[]): Flags {
     json: undefined,
     cpuProf: undefined,
     nodeOptions: deployedNodeOptions(),
+    watchLoadQps: undefined,
     quick,
     clients: 4,
     threads: 2,
@@ -111,6 +115,7 @@ function parseFlags(argv: string[]): Flags {
       case '--json': f.json = val(); break;
       case '--cpu-prof': f.cpuProf = path.resolve(val()); break;
       case '--node-options': f.nodeOptions = val(); break;
+      case '--watch-load-qps': f.watchLoadQps = int(); break;
       default: throw new Error(`unknown flag ${a}`);
     }
   }
@@ -338,7 +343,8 @@ async function main(): Promise<void> {
         const s = await startOne(f, dir, kubeconfig, api, `clusterdns ${workers}w, cache off`, workers, false, false);
         // With several workers any of them may answer a poll: wait for 4 answers in a row.
         const consecutive = workers > 1 ? 4 : 1;
-        const modes = workers === (f.workers[0] ?? 1) ? ([['idle', 0], [`under ${rate / 1000}k qps`, rate]] as const) : ([['idle', 0]] as const);
+        const loadQps = f.watchLoadQps ?? rate;
+        const modes = workers === (f.workers[0] ?? 1) ? ([['idle', 0], [`under ${loadQps / 1000}k qps`, loadQps]] as const) : ([['idle', 0]] as const);
         for (const [name, load] of modes) {
           const w = await measureWatchToAnswer({
             api, spec: f.spec, port: s.sut.port, perSecond: 200, seconds: f.watchSeconds, consecutive,
