@@ -2,7 +2,8 @@
  * Process lifecycle under load, counted query by query (test/chaos/load.ts defines "lost"):
  * - SIGTERM with lameduck: every query that reached the server before its listeners closed is
  *   answered, the slow ones (forwarded to an upstream that takes 300 ms) included; the clients see
- *   the close as a refusal (ICMP port unreachable, TCP connect refused) and stop; exit 0.
+ *   the close as a refusal (ICMP port unreachable, TCP connect refused) and stop; exit 0. Once with
+ *   one process, once with `-workers 2`.
  * - reloads (SIGUSR1, Corefile changes) under load lose nothing and only ever give a right answer.
  * - a plugin that throws for one query: SERVFAIL for that query, coredns_panics_total counts it,
  *   the server goes on. The trigger is real input, not a test hook: a Service (in the snapshot)
@@ -31,6 +32,24 @@ describe('SIGTERM under load', () => {
     assert.equal(r.tcp.sent, r.tcp.answered, 'every TCP query answered');
     assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
     // Not vacuous: slow queries were in flight when the listeners closed, and were answered after.
+    assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
+    assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
+  });
+});
+
+describe('SIGTERM under load with -workers 2', () => {
+  // The workers share one UDP socket and one TCP listener (node:cluster), each reading the UDP
+  // socket in batches; the primary forwards SIGTERM to both and waits for their lameduck and exit.
+  it('answers every query that reached either worker before the listeners closed, then exits 0', async () => {
+    const r = await sigtermUnderLoad({ lameduckMs: 1000, loadMs: 1000, udpWorkers: 24, tcpWorkers: 8, args: ['-workers', '2'] });
+    console.log(`SIGTERM -workers 2: udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.refused} refused, ${r.udp.lost.length} lost; ` +
+      `tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; close seen ${r.closeAfterMs} ms after SIGTERM, exit ${r.exitCode} after ${r.exitAfterMs} ms`);
+    assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
+    assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
+    assert.equal(r.exitCode, 0);
+    assert.equal(r.udp.sent, r.udp.answered + r.udp.refused, 'every UDP query answered or refused');
+    assert.equal(r.tcp.sent, r.tcp.answered, 'every TCP query answered');
+    assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
     assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
     assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
   });

@@ -43,13 +43,14 @@ function merge(a: TransportCounts, b: TransportCounts): TransportCounts {
  * after 300 ms, puts it under load (fast answers from every plugin, and slow forwarded ones), sends
  * SIGTERM after `loadMs`, and counts until every client saw the listeners close.
  */
-export async function sigtermUnderLoad(o: { lameduckMs: number; loadMs: number; udpWorkers: number; tcpWorkers: number }): Promise<SigtermResult> {
+export async function sigtermUnderLoad(o: { lameduckMs: number; loadMs: number; udpWorkers: number; tcpWorkers: number; args?: string[] }): Promise<SigtermResult> {
   const up = await UpstreamServer.start({ records: [rr.a('slow.fwd.test.', '203.0.113.7')] });
   up.fault = { delayMs: 300 };
   try {
     const t = await startTarget({
       extra: `    health 127.0.0.1:0 {\n        lameduck ${o.lameduckMs}ms\n    }\n`,
       blocks: (port) => `fwd.test:${port} {\n    forward . 127.0.0.1:${up.port}\n}\n`,
+      ...(o.args ? { args: o.args } : {}),
     });
     const fastO: LoadOptions = { port: t.port, probes: PROBES, udpWorkers: o.udpWorkers, tcpWorkers: o.tcpWorkers };
     const slowO: LoadOptions = { port: t.port, probes: [SLOW], udpWorkers: Math.ceil(o.udpWorkers / 3), tcpWorkers: Math.ceil(o.tcpWorkers / 2) };
