@@ -11,7 +11,7 @@
  * fails here (the server says how it serves UDP in its first log lines).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +31,25 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..')
 const addonBuilt = fs.existsSync(path.join(root, 'build', 'Release', 'udp_batch.node'));
 const onCi = process.env.CI === 'true';
 const BATCHED_LINE = /udp: batched I\/O \(native udp_batch/;
+
+/**
+ * Sends the query (hex) to 127.0.0.1 and ::1 at the port, 10 times each, from source port 0: a UDP
+ * header written by hand on a raw socket (Node has none). The kernel fills the IP header, and the
+ * UDP checksum for IPv6 (IPV6_CHECKSUM); over IPv4 0 means "no checksum".
+ */
+const RAW_PORT0 = `
+import socket, struct, sys
+port, q = int(sys.argv[1]), bytes.fromhex(sys.argv[2])
+udp = struct.pack('>HHHH', 0, port, 8 + len(q), 0) + q
+s4 = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s6 = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_UDP)
+s6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, 6)
+for i in range(10):
+    s4.sendto(udp, ('127.0.0.1', 0))
+    s6.sendto(udp, ('::1', 0))
+`;
+/** Raw sockets need root (CAP_NET_RAW), and the sender is a python3 one-liner. */
+const rawUdp = process.getuid?.() === 0 && spawnSync('python3', ['-c', 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)']).status === 0;
 
 const HOSTS = 1000;
 /** h<N>.example.org's address in the hosts file. */
@@ -205,6 +224,24 @@ for (const mode of ['batched', 'dgram'] as const) {
           const metrics = await metricsText(metricsPort);
           assert.equal(metricSum(metrics, 'clusterdns_malformed_requests_total', 'action="drop"'), 2);
         }
+      } finally {
+        sock.close();
+      }
+    });
+
+    it('drops queries from source port 0 (no reply can reach it) without a plugin error, and keeps answering', { skip: !rawUdp && 'needs python3 and raw sockets (root)' }, async () => {
+      const dropsBefore = metricSum(await metricsText(metricsPort), 'clusterdns_malformed_requests_total', 'action="drop"');
+      const q = buildQuery('www.example.org.', RRType.A, { id: 7 });
+      execFileSync('python3', ['-c', RAW_PORT0, String(port), q.toString('hex')], { timeout: 10_000 });
+      const { sock, replies, host } = await rawClient(4);
+      try {
+        sock.send(buildQuery('www.example.org.', RRType.A, { id: 8 }), port, host);
+        await until(() => replies.length > 0, 3000, 'the answer after the port-0 datagrams');
+        assert.deepEqual(addresses(decodeMessage(replies[0]!)), ['192.0.2.1']);
+        const metrics = await metricsText(metricsPort);
+        assert.equal(metricSum(metrics, 'coredns_panics_total'), 0);
+        assert.equal(metricSum(metrics, 'clusterdns_malformed_requests_total', 'action="drop"') - dropsBefore, 20);
+        assert.doesNotMatch(srv.stderr() + srv.stdout(), /ERR_SOCKET_BAD_PORT|plugin error|query failed/);
       } finally {
         sock.close();
       }

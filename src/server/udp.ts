@@ -161,7 +161,10 @@ function serveBatched(
       for (let i = 0; i < n; i++) {
         const m = i * IN_META;
         const flags = meta[m + 1]!;
-        if (flags & FLAG_TRUNCATED) {
+        const port = meta[m + 3]!;
+        // Too long to be a query, or from source port 0 (a raw socket can send one): no reply can
+        // reach port 0, sendmmsg would fail with EINVAL for it. Dropped unread, as dgram's path does.
+        if (flags & FLAG_TRUNCATED || port === 0) {
           malformedTotal.inc({ action: 'drop' });
           continue;
         }
@@ -190,7 +193,6 @@ function serveBatched(
           }
           address = lastText;
         }
-        const port = meta[m + 3]!;
         const origin: RequestOrigin = {
           transport: 'udp',
           remoteAddress: address,
@@ -268,6 +270,13 @@ function serveDgram(socket: dgram.Socket, server: string, current: () => Dispatc
     inFlight--;
   };
   socket.on('message', (msg, rinfo) => {
+    // Source port 0 (a raw socket can send one): no reply can reach it, and send() would throw
+    // ERR_SOCKET_BAD_PORT inside the chain, counted as a plugin error (a log line and
+    // coredns_panics_total) for every such datagram. Dropped unread, as a malformed one.
+    if (rinfo.port === 0) {
+      malformedTotal.inc({ action: 'drop' });
+      return;
+    }
     const origin: RequestOrigin = {
       transport: 'udp',
       remoteAddress: rinfo.address,
