@@ -19,40 +19,28 @@ import { startLoad, type LoadOptions } from './chaos/load.js';
 import { reloadsUnderLoad, sigtermUnderLoad } from './chaos/lifecycle.js';
 import { metricsText, metricSum, PROBES, startTarget, waitUntil } from './fuzz/target.js';
 
-describe('SIGTERM under load', () => {
-  it('answers every query that reached it before its listeners closed, then exits 0', async () => {
-    const r = await sigtermUnderLoad({ lameduckMs: 1000, loadMs: 1000, udpWorkers: 24, tcpWorkers: 8 });
-    console.log(`SIGTERM: udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.refused} refused, ${r.udp.lost.length} lost; ` +
-      `tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; ${r.answeredAfterClose} answered after the listeners closed (${r.slowAnsweredAfterClose} slow); ` +
-      `close seen ${r.closeAfterMs} ms after SIGTERM, exit ${r.exitCode} after ${r.exitAfterMs} ms`);
-    assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
-    assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
-    assert.equal(r.exitCode, 0);
-    assert.equal(r.udp.sent, r.udp.answered + r.udp.refused, 'every UDP query answered or refused');
-    assert.equal(r.tcp.sent, r.tcp.answered, 'every TCP query answered');
-    assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
-    // Not vacuous: slow queries were in flight when the listeners closed, and were answered after.
-    assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
-    assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
-  });
-});
+/** SIGTERM with a 1 s lameduck under load; asserts nothing that reached the server was lost. */
+async function sigtermLosesNothing(label: string, args: string[]): Promise<void> {
+  const r = await sigtermUnderLoad({ lameduckMs: 1000, loadMs: 1000, udpWorkers: 24, tcpWorkers: 8, args });
+  console.log(`SIGTERM${label}: udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.refused} refused, ${r.udp.lost.length} lost; ` +
+    `tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; ${r.answeredAfterClose} answered after the listeners closed (${r.slowAnsweredAfterClose} slow); ` +
+    `close seen ${r.closeAfterMs} ms after SIGTERM, exit ${r.exitCode} after ${r.exitAfterMs} ms`);
+  assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
+  assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.udp.sent, r.udp.answered + r.udp.refused, 'every UDP query answered or refused');
+  assert.equal(r.tcp.sent, r.tcp.answered, 'every TCP query answered');
+  assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
+  // Not vacuous: slow queries were in flight when the listeners closed, and were answered after.
+  assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
+  assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
+}
 
-describe('SIGTERM under load with -workers 2', () => {
+describe('SIGTERM under load', () => {
+  it('answers every query that reached it before its listeners closed, then exits 0', () => sigtermLosesNothing('', []));
   // The workers share one UDP socket and one TCP listener (node:cluster), each reading the UDP
   // socket in batches; the primary forwards SIGTERM to both and waits for their lameduck and exit.
-  it('answers every query that reached either worker before the listeners closed, then exits 0', async () => {
-    const r = await sigtermUnderLoad({ lameduckMs: 1000, loadMs: 1000, udpWorkers: 24, tcpWorkers: 8, args: ['-workers', '2'] });
-    console.log(`SIGTERM -workers 2: udp ${r.udp.sent} sent, ${r.udp.answered} answered, ${r.udp.refused} refused, ${r.udp.lost.length} lost; ` +
-      `tcp ${r.tcp.sent} sent, ${r.tcp.answered} answered, ${r.tcp.lost.length} lost; close seen ${r.closeAfterMs} ms after SIGTERM, exit ${r.exitCode} after ${r.exitAfterMs} ms`);
-    assert.deepEqual([...r.udp.lost, ...r.tcp.lost], [], 'queries lost');
-    assert.deepEqual([...r.udp.wrong, ...r.tcp.wrong], [], 'wrong answers');
-    assert.equal(r.exitCode, 0);
-    assert.equal(r.udp.sent, r.udp.answered + r.udp.refused, 'every UDP query answered or refused');
-    assert.equal(r.tcp.sent, r.tcp.answered, 'every TCP query answered');
-    assert.ok(r.closeAfterMs >= 950, `the listeners closed ${r.closeAfterMs} ms after SIGTERM, before the 1 s lameduck`);
-    assert.ok(r.slowAnsweredAfterClose > 0, 'no slow answer came after the close: nothing was in flight');
-    assert.ok(r.udp.answered > 200 && r.tcp.answered > 50, 'under load');
-  });
+  it('with -workers 2: answers every query that reached either worker, then exits 0', () => sigtermLosesNothing(' -workers 2', ['-workers', '2']));
 });
 
 describe('reloads under load', () => {
