@@ -1,8 +1,8 @@
-import { test } from 'node:test';
+import { describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   canonicalIp, canonicalName, dashedIp, dashedToIp, escapeLabel, formatIPv6, ipToReverseName, isSubdomain, isValidName,
-  joinName, labels, nameToLabels, parseIPv4, parseIPv6, reverseNameToIp,
+  joinName, labels, nameToLabels, parseIPv4, parseIPv6, reverseNameToIp, skipWireName,
 } from './names.js';
 
 test('canonicalName lower-cases ASCII only and makes the name absolute', () => {
@@ -148,4 +148,15 @@ test('dashed addresses as CoreDNS derives them', () => {
   assert.equal(dashedToIp('1-2-3-4-5-6-7-8'), '1:2:3:4:5:6:7:8');
   for (const bad of ['10-0-0', '10-0-0-256', 'web', 'a-b-c-d', '1--2--3', '']) assert.equal(dashedToIp(bad), undefined, bad);
   for (const ip of ['10.244.1.7', 'fd00:10:244:1::2f', '2001:db8::']) assert.equal(dashedToIp(dashedIp(ip)), ip);
+});
+
+describe('skipWireName', () => {
+  const w = Buffer.from([3, 0x77, 0x77, 0x77, 0, 0xc0, 0x0c, 2, 0x61]);
+  it('steps over labels to just after the root label', () => assert.equal(skipWireName(w, 0), 5));
+  it('steps over a compression pointer without following it', () => assert.equal(skipWireName(w, 5), 7));
+  it('gives -1 for a name that runs off the end', () => assert.equal(skipWireName(w, 7), -1));
+  it('gives -1 for a pointer cut in half and for a label length over 63', () => {
+    assert.equal(skipWireName(Buffer.from([0xc0]), 0), -1);
+    assert.equal(skipWireName(Buffer.from([64, 0]), 0), -1);
+  });
 });

@@ -469,3 +469,20 @@ export function dashedToIp(label: string): string | undefined {
   const v6 = parseIPv6(label.replaceAll('-', ':'));
   return v6 ? formatIPv6(v6) : undefined;
 }
+
+/**
+ * Offset just after the wire-format name at `p` (labels ending in a root label or a compression
+ * pointer, which is not followed); -1 when it runs off the end or has a bad label length. The
+ * walkers that read records in place (cache, loadbalance) use it to step over owner names.
+ */
+export function skipWireName(w: Uint8Array, p: number): number {
+  for (let hops = 0; hops < 128; hops++) {
+    if (p >= w.length) return -1;
+    const l = w[p]!;
+    if (l === 0) return p + 1;
+    if ((l & 0xc0) === 0xc0) return p + 2 <= w.length ? p + 2 : -1;
+    if (l > 63) return -1;
+    p += 1 + l;
+  }
+  return -1;
+}

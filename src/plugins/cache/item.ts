@@ -9,6 +9,7 @@ import { decodeMessage } from '../../dns/decode.js';
 import type { Message, ResourceRecord } from '../../dns/message.js';
 import { ADVERTISED_UDP_SIZE } from '../../server/base-writer.js';
 import type { Request } from '../../server/request.js';
+import { skipWireName } from '../../dns/names.js';
 
 /** Bytes counted per entry on top of its wire size and key: the item object, its Buffer and the LRU's bookkeeping (measured: ~530 bytes on Node 20). */
 export const ENTRY_OVERHEAD_BYTES = 512;
@@ -138,26 +139,17 @@ function ttlOffsets(w: Buffer): { offsets: number[]; qnameEnd: number } {
   let p = 12;
   let qnameEnd = 12;
   for (let i = 0; i < qd; i++) {
-    p = skipName(w, p);
+    p = skipWireName(w, p);
     if (i === 0) qnameEnd = p;
     p += 4;
   }
   const offsets = new Array<number>(rrCount);
   for (let i = 0; i < rrCount; i++) {
-    p = skipName(w, p);
+    p = skipWireName(w, p);
     offsets[i] = p + 4;
     p += 10 + w.readUInt16BE(p + 8);
   }
   return { offsets, qnameEnd };
-}
-
-function skipName(w: Buffer, p: number): number {
-  for (;;) {
-    const len = w[p]!;
-    if (len === 0) return p + 1;
-    if ((len & 0xc0) === 0xc0) return p + 2;
-    p += len + 1;
-  }
 }
 
 /** The query's question name at offset 12 equals the stored one at 12 up to ASCII case. */

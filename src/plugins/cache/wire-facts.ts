@@ -11,6 +11,7 @@
  */
 import { Opcode, Rcode, RRType } from '../../dns/constants.js';
 import { ReplyType } from './classify.js';
+import { skipWireName } from '../../dns/names.js';
 
 export interface WireFacts {
   type: ReplyType;
@@ -27,19 +28,6 @@ export interface WireFacts {
   qclass: number;
 }
 
-/** Offset after the name at p (labels, ending in a root label or a pointer); -1 when it runs off the end. */
-function skipName(w: Buffer, p: number): number {
-  for (let hops = 0; hops < 128; hops++) {
-    if (p >= w.length) return -1;
-    const l = w[p]!;
-    if (l === 0) return p + 1;
-    if ((l & 0xc0) === 0xc0) return p + 2 <= w.length ? p + 2 : -1;
-    if (l > 63) return -1;
-    p += 1 + l;
-  }
-  return -1;
-}
-
 export function wireFacts(w: Buffer): WireFacts | undefined {
   if (w.length < 12) return undefined;
   if (((w[4]! << 8) | w[5]!) !== 1) return undefined;
@@ -49,7 +37,7 @@ export function wireFacts(w: Buffer): WireFacts | undefined {
   const opcode = (w[2]! >> 3) & 0x0f;
   const rcode = w[3]! & 0x0f;
 
-  const nameEnd = skipName(w, 12);
+  const nameEnd = skipWireName(w, 12);
   if (nameEnd < 0 || nameEnd + 4 > w.length) return undefined;
   const qtype = (w[nameEnd]! << 8) | w[nameEnd + 1]!;
   const qclass = (w[nameEnd + 2]! << 8) | w[nameEnd + 3]!;
@@ -63,7 +51,7 @@ export function wireFacts(w: Buffer): WireFacts | undefined {
   let nsInAuthority = 0;
   const total = an + ns + ar;
   for (let i = 0; i < total; i++) {
-    p = skipName(w, p);
+    p = skipWireName(w, p);
     if (p < 0 || p + 10 > w.length) return undefined;
     const type = (w[p]! << 8) | w[p + 1]!;
     const ttl = w.readUInt32BE(p + 4);
@@ -83,7 +71,7 @@ export function wireFacts(w: Buffer): WireFacts | undefined {
     let denialTtl = ttl;
     if (type === RRType.SOA) {
       // RDATA: MNAME, RNAME, then SERIAL REFRESH RETRY EXPIRE MINIMUM (5 × 32 bits).
-      const end = skipName(w, skipName(w, rdata));
+      const end = skipWireName(w, skipWireName(w, rdata));
       if (end < 0 || end + 20 !== p) return undefined;
       denialTtl = Math.min(ttl, w.readUInt32BE(end + 16));
       if (i >= an && i < an + ns) soaInAuthority = true;

@@ -11,6 +11,7 @@ import { nextOrFailure } from '../../plugin/chain.js';
 import type { HandlerFactory } from '../../plugin/types.js';
 import type { ResponseWriter } from '../../server/response-writer.js';
 import { TransformingWriter } from '../../server/transforming-writer.js';
+import { skipWireName } from '../../dns/names.js';
 
 /** One preferred subnet. */
 export interface PreferSubnet {
@@ -138,7 +139,7 @@ export function roundRobin(rrs: ResourceRecord[], random: RandomId): ResourceRec
  */
 export function shuffleWire(w: Buffer, random: RandomId): Buffer | undefined {
   if (w.length < 12 || (w[3]! & 0x0f) !== Rcode.NOERROR || ((w[4]! << 8) | w[5]!) !== 1) return undefined;
-  let p = skipName(w, 12);
+  let p = skipWireName(w, 12);
   if (p < 0 || p + 4 > w.length) return undefined;
   const qtype = (w[p]! << 8) | w[p + 1]!;
   if (qtype === RRType.AXFR || qtype === RRType.IXFR) return undefined;
@@ -155,7 +156,7 @@ export function shuffleWire(w: Buffer, random: RandomId): Buffer | undefined {
     let uniform = true;
     for (let i = 0; i < n; i++) {
       const at = p;
-      const rdata = skipName(w, p) + 10;
+      const rdata = skipWireName(w, p) + 10;
       if (rdata < 10 || rdata > w.length) return undefined;
       const t = (w[rdata - 10]! << 8) | w[rdata - 9]!;
       p = rdata + ((w[rdata - 2]! << 8) | w[rdata - 1]!);
@@ -189,19 +190,6 @@ export function shuffleWire(w: Buffer, random: RandomId): Buffer | undefined {
     for (let i = 0; i < n; i++) w.copy(out, start + i * size, start + order[i]! * size, start + (order[i]! + 1) * size);
   }
   return out;
-}
-
-/** Offset after the name at p (labels ending in a root label or a pointer); -1 when malformed. */
-function skipName(w: Buffer, p: number): number {
-  for (let hops = 0; hops < 128; hops++) {
-    if (p >= w.length) return -1;
-    const l = w[p]!;
-    if (l === 0) return p + 1;
-    if ((l & 0xc0) === 0xc0) return p + 2 <= w.length ? p + 2 : -1;
-    if (l > 63) return -1;
-    p += l + 1;
-  }
-  return -1;
 }
 
 /** CoreDNS's roundRobinShuffle (its exact swap sequence, driven by 16-bit random numbers). */
