@@ -21,6 +21,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { startFakeKubeApi, writeKubeconfig, type FakeKubeApi } from '../test/support/fake-kube-api.js';
 import { freePort } from '../test/support/ports.js';
 import { clusterObjects, objectCount, QUERY_MIX, queryFile, zoneFile, type ClusterSpec } from './cluster.js';
@@ -56,9 +57,12 @@ interface Flags {
 /** The NODE_OPTIONS the Deployment gives the container (heap cap, 1 MB semi-space), so the bench measures that. */
 function deployedNodeOptions(): string {
   const file = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'deploy', 'deployment.yaml');
-  const m = /name: NODE_OPTIONS\s*\n\s*value: "([^"]*)"/.exec(fs.readFileSync(file, 'utf8'));
-  if (!m) throw new Error(`${file}: no NODE_OPTIONS value found (the bench runs clusterdns with the deployed one)`);
-  return m[1]!;
+  type Container = { env?: Array<{ name: string; value?: string }> };
+  const docs = parseAllDocuments(fs.readFileSync(file, 'utf8')).map((d) => d.toJS() as { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } });
+  const containers = docs.find((d) => d?.kind === 'Deployment')?.spec?.template?.spec?.containers ?? [];
+  const value = containers.flatMap((c) => c.env ?? []).find((e) => e.name === 'NODE_OPTIONS')?.value;
+  if (value === undefined) throw new Error(`${file}: no NODE_OPTIONS in the Deployment (the bench runs clusterdns with the deployed one)`);
+  return value;
 }
 
 function parseFlags(argv: string[]): Flags {
