@@ -30,7 +30,7 @@ export interface ParsedQuery {
 /** A query the server does not answer normally: drop it, or send the rcode with `header`'s ID. */
 export type QueryReject = { kind: 'drop' } | { kind: 'formerr' | 'notimp'; header: Header; reason: string };
 
-const DROP: QueryReject = { kind: 'drop' };
+export const DROP: QueryReject = { kind: 'drop' };
 
 
 // A name is at most 255 wire bytes; escaped as \DDD that is < 4 × 255 characters.

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { Rcode, RRClass } from '../dns/constants.js';
 import { decodeMessage } from '../dns/decode.js';
-import { parseQuery } from '../dns/query-parser.js';
+import { DROP, parseQuery } from '../dns/query-parser.js';
 import { emptyHeader, replyTo, type Message } from '../dns/message.js';
 import { isClientWrite, NO_REPLY } from '../plugin/chain.js';
 import type { Handler, PluginInstance } from '../plugin/types.js';
@@ -123,7 +123,9 @@ export class Dispatcher {
   }
 
   private serve(buf: Buffer, origin: RequestOrigin, send: SendFn): void | Promise<void> {
-    const parsed = parseQuery(buf);
+    // Source port 0 (a raw socket can send one): no reply can reach it — dgram's send() throws
+    // ERR_SOCKET_BAD_PORT, sendmmsg fails with EINVAL — so it is dropped unread, as malformed.
+    const parsed = origin.remotePort === 0 ? DROP : parseQuery(buf);
     if ('kind' in parsed) {
       if (parsed.kind === 'drop') {
         malformedTotal.inc({ action: 'drop' });

@@ -162,9 +162,8 @@ function serveBatched(
         const m = i * IN_META;
         const flags = meta[m + 1]!;
         const port = meta[m + 3]!;
-        // Too long to be a query, or from source port 0 (a raw socket can send one): no reply can
-        // reach port 0, sendmmsg would fail with EINVAL for it. Dropped unread, as dgram's path does.
-        if (flags & FLAG_TRUNCATED || port === 0) {
+        // Too long to be a query: dropped unread. (Source port 0 is dropped by the dispatcher.)
+        if (flags & FLAG_TRUNCATED) {
           malformedTotal.inc({ action: 'drop' });
           continue;
         }
@@ -270,13 +269,6 @@ function serveDgram(socket: dgram.Socket, server: string, current: () => Dispatc
     inFlight--;
   };
   socket.on('message', (msg, rinfo) => {
-    // Source port 0 (a raw socket can send one): no reply can reach it, and send() would throw
-    // ERR_SOCKET_BAD_PORT inside the chain, counted as a plugin error (a log line and
-    // coredns_panics_total) for every such datagram. Dropped unread, as a malformed one.
-    if (rinfo.port === 0) {
-      malformedTotal.inc({ action: 'drop' });
-      return;
-    }
     const origin: RequestOrigin = {
       transport: 'udp',
       remoteAddress: rinfo.address,
