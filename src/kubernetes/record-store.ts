@@ -274,7 +274,7 @@ function normalizeService(s: SlimService): SlimService {
     return s;
   }
   const out: SlimService = {
-    namespace, name, type: s.type, clusterIPs, headless, ports: ports as SlimPort[], publishNotReadyAddresses: s.publishNotReadyAddresses,
+    namespace, name, type: s.type, clusterIPs: clusterIPs.slice(), headless, ports: ports as SlimPort[], publishNotReadyAddresses: s.publishNotReadyAddresses,
   };
   if (externalName !== undefined) out.externalName = externalName;
   return out;
@@ -586,7 +586,7 @@ export class RecordStore implements ObjectSink {
     if (ips.length === 0) {
       this.pods.delete(id);
     } else {
-      const slim: SlimPod = namespace === p.namespace && sameStrings(ips, p.ips) ? p : { namespace, name: p.name, ips, running: true };
+      const slim: SlimPod = namespace === p.namespace && sameStrings(ips, p.ips) ? p : { namespace, name: p.name, ips: ips.slice(), running: true };
       this.pods.set(id, slim);
       for (const ip of ips) {
         const key = podDep(ip);

@@ -26,7 +26,17 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 const obj = (v: unknown): Obj => (isObj(v) ? v : {});
 const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const nonEmptyString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-const strings = (v: unknown): string[] => arr(v).filter((s): s is string => typeof s === 'string' && s !== '');
+const strings = (v: unknown): string[] => exact(arr(v).filter((s): s is string => typeof s === 'string' && s !== ''));
+
+/**
+ * The array with no spare capacity. Arrays grown by push() or filter() reserve 17 slots (185 bytes
+ * for one element against 55 for an exact one); slim objects live as long as their API object, and
+ * nearly all of their arrays hold one element (a ClusterIP, a port, an endpoint address): at 200k
+ * objects that spare room was ~40 MB of heap.
+ */
+export function exact<T>(a: T[]): T[] {
+  return a.length === 0 ? [] : a.slice();
+}
 
 const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -57,7 +67,7 @@ function ports(v: unknown): SlimPort[] {
       protocol: PROTOCOLS.includes(protocol as Protocol) ? (protocol as Protocol) : 'TCP',
     });
   }
-  return out;
+  return exact(out);
 }
 
 /** "Example.COM" → "example.com.", "" → undefined. */
@@ -77,7 +87,7 @@ export function toSlimService(o: unknown): SlimService | null {
   if (type !== 'ExternalName' && !headless) {
     clusterIPs = strings(spec.clusterIPs);
     if (clusterIPs.length === 0 && nonEmptyString(spec.clusterIP)) clusterIPs = [spec.clusterIP as string];
-    clusterIPs = clusterIPs.filter((ip) => ip !== 'None');
+    clusterIPs = exact(clusterIPs.filter((ip) => ip !== 'None'));
   }
   const s: SlimService = {
     namespace: id.namespace,
@@ -136,7 +146,7 @@ export function toSlimEndpointSlice(o: unknown): SlimEndpointSlice | null {
     serviceName,
     addressType,
     ports: ports(obj(o).ports),
-    endpoints,
+    endpoints: exact(endpoints),
   };
   const trigger = nonEmptyString(obj(meta.annotations)[LAST_CHANGE_TRIGGER_TIME_ANNOTATION]);
   if (trigger) {
@@ -155,7 +165,7 @@ export function toSlimPod(o: unknown): SlimPod | null {
   const id = identity(o, true);
   if (!id) return null;
   const status = obj(obj(o).status);
-  let ips = arr(status.podIPs).map((p) => obj(p).ip).filter((ip): ip is string => typeof ip === 'string' && ip !== '');
+  let ips = exact(arr(status.podIPs).map((p) => obj(p).ip).filter((ip): ip is string => typeof ip === 'string' && ip !== ''));
   if (ips.length === 0 && nonEmptyString(status.podIP)) ips = [status.podIP as string];
   const deleting = obj(obj(o).metadata).deletionTimestamp != null;
   return { namespace: id.namespace, name: id.name, ips, running: status.phase === 'Running' && !deleting };
