@@ -12,8 +12,14 @@ import { asciiLower } from './names.js';
 import { UDP_SIZE_DEFAULT_CAP } from './constants.js';
 
 export interface WireTemplate {
-  /** The reply as encodeMessage wrote it: ID and RD/CD as in the source reply, no OPT. */
+  /**
+   * Holds the reply, as encodeMessage wrote it, at [at, at + length): ID and RD/CD as in the source
+   * reply, no OPT. A memo keeps many templates in shared slabs (kubernetes/byte-arena.ts), so a
+   * template names its place in one instead of holding a Buffer view of its own (~96 B an entry).
+   */
   readonly wire: Buffer;
+  readonly at: number;
+  readonly length: number;
   /** The question name's length on the wire; it starts at offset 12. */
   readonly nameLength: number;
   readonly qtype: number;
@@ -50,7 +56,7 @@ export function makeTemplate(reply: Message): WireTemplate {
   const wire = encodeMessage(reply);
   let p = 12;
   while (wire[p] !== 0) p += wire[p]! + 1;
-  return { wire, nameLength: p + 1 - 12, qtype: q.type, qclass: q.class, rcode: reply.rcode };
+  return { wire, at: 0, length: wire.length, nameLength: p + 1 - 12, qtype: q.type, qclass: q.class, rcode: reply.rcode };
 }
 
 /** Case-insensitive (ASCII) equality of two wire names of `n` bytes. */
@@ -73,21 +79,23 @@ function sameName(a: Uint8Array, ai: number, b: Uint8Array, bi: number, n: numbe
  */
 export function instantiate(t: WireTemplate, q: TemplateQuery): Buffer {
   const base = t.wire;
+  const at = t.at;
+  const len = t.length;
   const nl = t.nameLength;
   const question = q.msg.questions[0];
   if (!question || question.type !== t.qtype || question.class !== t.qclass) {
     throw new Error('wire template: the query asks a different type or class');
   }
   const edns = q.msg.edns;
-  const out = Buffer.allocUnsafe(edns ? base.length + 11 : base.length);
-  out.set(base, 0);
+  const out = Buffer.allocUnsafe(edns ? len + 11 : len);
+  base.copy(out, 0, at, at + len);
   const id = q.msg.id;
   out[0] = id >> 8;
   out[1] = id & 0xff;
-  out[2] = (base[2]! & 0xfe) | (q.msg.rd ? 0x01 : 0);
-  out[3] = (base[3]! & 0xef) | (q.msg.cd ? 0x10 : 0);
+  out[2] = (out[2]! & 0xfe) | (q.msg.rd ? 0x01 : 0);
+  out[3] = (out[3]! & 0xef) | (q.msg.cd ? 0x10 : 0);
   const w = q.wire;
-  if (w !== undefined && w.length >= 12 + nl && w[12 + nl - 1] === 0 && sameName(w, 12, base, 12, nl)) {
+  if (w !== undefined && w.length >= 12 + nl && w[12 + nl - 1] === 0 && sameName(w, 12, out, 12, nl)) {
     out.set(w.subarray(12, 12 + nl), 12);
   } else {
     // A synthetic request (no wire, or a rewritten question): spell the name from the message.
@@ -95,16 +103,16 @@ export function instantiate(t: WireTemplate, q: TemplateQuery): Buffer {
       id: 0, qr: false, opcode: 0, aa: false, tc: false, rd: false, ra: false, z: false, ad: false, cd: false, rcode: 0,
       questions: [question], answers: [], authorities: [], additionals: [],
     });
-    if (own.length !== 12 + nl + 4 || !sameName(own, 12, base, 12, nl)) {
+    if (own.length !== 12 + nl + 4 || !sameName(own, 12, out, 12, nl)) {
       throw new Error(`wire template: the query's name "${question.name}" is not the template's`);
     }
     own.copy(out, 12, 12, 12 + nl);
   }
   if (edns) {
-    const ar = ((base[10]! << 8) | base[11]!) + 1;
+    const ar = ((out[10]! << 8) | out[11]!) + 1;
     out[10] = ar >> 8;
     out[11] = ar & 0xff;
-    let p = base.length;
+    let p = len;
     out[p++] = 0; // root
     out[p++] = 0;
     out[p++] = 41; // OPT

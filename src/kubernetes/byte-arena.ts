@@ -17,13 +17,16 @@ export class ByteArena {
   private slab: Buffer = Buffer.allocUnsafeSlow(SLAB);
   private used = 0;
 
-  /** A copy of bytes that shares its memory with other copies from this arena only. */
-  copy(bytes: Uint8Array): Buffer {
+  /**
+   * Copies bytes into the arena: they are then `slab[at, at + bytes.length)`, memory shared with
+   * other copies from this arena only. The result is a throwaway pair: keep its two fields.
+   */
+  place(bytes: Uint8Array): { slab: Buffer; at: number } {
     const n = bytes.length;
     if (n > OWN) {
       const own = Buffer.allocUnsafeSlow(n);
       own.set(bytes);
-      return own;
+      return { slab: own, at: 0 };
     }
     if (this.used + n > SLAB) {
       this.slab = Buffer.allocUnsafeSlow(SLAB);
@@ -33,6 +36,6 @@ export class ByteArena {
     this.slab.set(bytes, at);
     // Keep the next copy 8-byte aligned (cheap, and typed-array views of the slab stay possible).
     this.used = (at + n + 7) & ~7;
-    return this.slab.subarray(at, at + n);
+    return { slab: this.slab, at };
   }
 }

@@ -46,18 +46,67 @@ class Entry<V> {
   ) {}
 }
 
+/**
+ * "Seen once before?" for (qtype, name), in a fixed 128 KB bit set (a doorkeeper, as in TinyLFU):
+ * one bit per hash of the pair, all cleared once half of them are set, so a pair counts as seen
+ * if it was asked since the last clearing (~500k distinct pairs apart at most). A false "seen"
+ * only admits one entry early.
+ */
+export class SecondSighting {
+  private static readonly BITS = 1 << 20;
+  private readonly words = new Int32Array(SecondSighting.BITS >>> 5);
+  private marked = 0;
+
+  /** Whether the pair was seen since the last clearing; marks it seen either way. */
+  seen(name: string, qtype: number): boolean {
+    // FNV-1a over the UTF-16 code units and the type.
+    let h = 0x811c9dc5 ^ qtype;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+    h &= SecondSighting.BITS - 1;
+    const w = h >>> 5;
+    const bit = 1 << (h & 31);
+    const word = this.words[w]!;
+    if ((word & bit) !== 0) return true;
+    this.words[w] = word | bit;
+    if (++this.marked >= SecondSighting.BITS >>> 1) {
+      this.words.fill(0);
+      this.marked = 0;
+    }
+    return false;
+  }
+}
+
+export interface MemoOptions {
+  /** Upper bound on entries; the oldest entry of the fullest type goes first. Default 100,000. */
+  maxEntries?: number;
+  /**
+   * Store an answer only on the second miss of its (qtype, name) (SecondSighting). Without it,
+   * names asked once — a uniform sweep over a 200k-object cluster, a flood of random names —
+   * each made an entry that lived until evicted: the memo churned, every entry reached V8's old
+   * space, and the heap grew ~100 MB before each full collection at 200k objects under load.
+   */
+  admitOnSecondMiss?: boolean;
+}
+
 export class AnswerMemo<V> {
   private readonly byType = new Map<number, Map<string, Entry<V>>>();
+  private readonly maxEntries: number;
+  private readonly doorkeeper: SecondSighting | undefined;
   private count = 0;
   hits = 0;
   misses = 0;
   stale = 0;
+  /** Answers not stored because their name had not been asked before (admitOnSecondMiss). */
+  declined = 0;
 
   constructor(
     private readonly source: VersionSource,
-    /** Upper bound on entries; the oldest entry of the fullest type goes first. */
-    private readonly maxEntries = 100_000,
-  ) {}
+    options: MemoOptions | number = {},
+  ) {
+    const o = typeof options === 'number' ? { maxEntries: options } : options;
+    this.maxEntries = o.maxEntries ?? 100_000;
+    this.doorkeeper = o.admitOnSecondMiss ? new SecondSighting() : undefined;
+  }
 
   get size(): number {
     return this.count;
@@ -100,11 +149,15 @@ export class AnswerMemo<V> {
   /** Stores value for name/qtype, valid while every dep keeps its current version. */
   set(name: string, qtype: number, deps: readonly DepKey[], value: V): void {
     let m = this.byType.get(qtype);
+    const had = m !== undefined && m.delete(name);
+    if (!had && this.doorkeeper !== undefined && !this.doorkeeper.seen(name, qtype)) {
+      this.declined++;
+      return;
+    }
     if (!m) {
       m = new Map();
       this.byType.set(qtype, m);
     }
-    const had = m.delete(name);
     if (!had) {
       if (this.count >= this.maxEntries) this.evictOne();
       this.count++;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RRType } from '../dns/constants.js';
 import { lookup, type LookupOptions } from './lookup.js';
-import { AnswerMemo } from './memo.js';
+import { AnswerMemo, SecondSighting } from './memo.js';
 import type { SlimService } from './objects.js';
 import { RecordStore, SERIAL_DEP, namespaceDep, podDep, reverseDep, serviceDep, type DepKey, type RecordStoreOptions } from './record-store.js';
 import { clusterIpService, endpoint, externalService, headlessService, port, rrText, slice } from './testing.js';
@@ -362,6 +362,46 @@ describe('memoization on versions', () => {
     assert.equal(memo.size, 3);
     assert.equal(memo.get('n9.', RRType.A), 9);
     assert.equal(memo.get('n0.', RRType.A), undefined);
+  });
+
+  test('admitOnSecondMiss: a name is stored on its second miss, a stale entry again at once', () => {
+    const { store } = newStore();
+    store.upsertService(clusterIpService('ns', 'web', ['10.0.8.1']));
+    const memo = new AnswerMemo<string>(store, { admitOnSecondMiss: true });
+    const web = 'web.ns.svc.cluster.local.';
+    const deps = lookup(store, OPTS, web, RRType.A, ZONE).deps;
+    memo.set(web, RRType.A, deps, 'first');
+    assert.equal(memo.get(web, RRType.A), undefined, 'asked once: not stored');
+    assert.equal(memo.declined, 1);
+    memo.set(web, RRType.AAAA, deps, 'other type');
+    assert.equal(memo.get(web, RRType.AAAA), undefined, 'the type is part of the key');
+    memo.set(web, RRType.A, deps, 'second');
+    assert.equal(memo.get(web, RRType.A), 'second');
+    assert.equal(memo.size, 1);
+    // The entry goes stale; the next answer for the name is stored without a further miss.
+    store.upsertService(clusterIpService('ns', 'web', ['10.0.8.2']));
+    assert.equal(memo.get(web, RRType.A), undefined);
+    memo.set(web, RRType.A, lookup(store, OPTS, web, RRType.A, ZONE).deps, 'third');
+    assert.equal(memo.get(web, RRType.A), 'third');
+    assert.equal(memo.declined, 2);
+  });
+
+  test('SecondSighting: names asked once stay unseen; its bit set is cleared before it fills', () => {
+    const fresh = new SecondSighting();
+    assert.equal(fresh.seen('web.ns.svc.cluster.local.', RRType.A), false);
+    assert.equal(fresh.seen('web.ns.svc.cluster.local.', RRType.AAAA), false, 'the type is part of the pair');
+    assert.equal(fresh.seen('web.ns.svc.cluster.local.', RRType.A), true);
+    const s = new SecondSighting();
+    let falseSeen = 0;
+    for (let i = 0; i < 100_000; i++) if (s.seen(`n${i}.ns.svc.cluster.local.`, RRType.A)) falseSeen++;
+    // One bit per pair in 2^20: ~100k/2^21 ≈ 5% of first sightings collide with an earlier one.
+    assert.ok(falseSeen < 8_000, `${falseSeen} of 100k distinct names counted as seen`);
+    assert.equal(s.seen('n7.ns.svc.cluster.local.', RRType.A), true);
+    // 2^19 newly marked bits clear the set: an old name is unseen again afterwards.
+    for (let i = 0; i < 1_200_000; i++) s.seen(`flood-${i}.`, RRType.A);
+    let stillSeen = 0;
+    for (let i = 0; i < 1000; i++) if (s.seen(`n${i}.ns.svc.cluster.local.`, RRType.A)) stillSeen++;
+    assert.ok(stillSeen < 900, `${stillSeen} of 1000 old names still seen after a flood`);
   });
 });
 

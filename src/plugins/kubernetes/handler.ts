@@ -25,15 +25,17 @@ type Memoized = WireTemplate | typeof FALLTHROUGH;
 
 /**
  * The memo in two tiers. A memoized answer cost ~2 KB of RSS when each kept its encoder Buffer
- * and deps/versions arrays; now ~0.5-0.9 KB (one memo entry, the template, its bytes in the
- * arena, the name: the bench mix's 18.4k answers take the server at 10k objects from 79 to 96 MB
- * under load, 114 MB before).
+ * and deps/versions arrays; now ~0.3-0.4 KB: one memo entry, the name, a template that names its
+ * place in a shared arena slab (no Buffer view of its own), the bytes there.
  * Positive answers derived from the cluster's own objects are bounded by the cluster's size; every
  * other answer (NXDOMAIN, NODATA, fallthrough, `pods insecure` addresses) is keyed by a name or
  * type the client chooses: a flood of random names filled a single 200k memo to ~400 MB of RSS
  * (the pod's limit is 170 Mi). Those go to a tier bounded like CoreDNS's default cache.
+ * Both store an answer on its name's second miss only (memo.ts, SecondSighting), so names asked
+ * once do not churn the memo; the object tier's 100k entries (~40 MB at most) hold every answer
+ * of a cluster of some tens of thousands of objects.
  */
-const OBJECT_MEMO_ENTRIES = 200_000;
+const OBJECT_MEMO_ENTRIES = 100_000;
 const OTHER_MEMO_ENTRIES = 10_000;
 
 export class KubernetesHandler {
@@ -50,8 +52,8 @@ export class KubernetesHandler {
     private readonly port: number,
     nsAddresses: string[],
   ) {
-    this.memo = new AnswerMemo<Memoized>(source.store, OBJECT_MEMO_ENTRIES);
-    this.otherMemo = new AnswerMemo<Memoized>(source.store, OTHER_MEMO_ENTRIES);
+    this.memo = new AnswerMemo<Memoized>(source.store, { maxEntries: OBJECT_MEMO_ENTRIES, admitOnSecondMiss: true });
+    this.otherMemo = new AnswerMemo<Memoized>(source.store, { maxEntries: OTHER_MEMO_ENTRIES, admitOnSecondMiss: true });
     this.lookupOptions = { ttl: cfg.ttl, primaryZone: cfg.primaryZone, nsAddresses };
   }
 
@@ -88,7 +90,8 @@ export class KubernetesHandler {
       return ans.rcode;
     });
     const t = makeTemplate(this.reply(req, ans, zone));
-    const template: WireTemplate = { wire: this.arena.copy(t.wire), nameLength: t.nameLength, qtype: t.qtype, qclass: t.qclass, rcode: t.rcode };
+    const placed = this.arena.place(t.wire.subarray(t.at, t.at + t.length));
+    const template: WireTemplate = { wire: placed.slab, at: placed.at, length: t.length, nameLength: t.nameLength, qtype: t.qtype, qclass: t.qclass, rcode: t.rcode };
     const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
     (fromObjects ? this.memo : this.otherMemo).set(name, req.qtype, ans.deps, template);
     w.writeWire(instantiate(template, req));
