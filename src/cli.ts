@@ -15,6 +15,7 @@ import { createLogger } from './logger.js';
 import { PLUGIN_ORDER } from './plugin/order.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
+import { applyHeapGrowth } from './server/heap-growth.js';
 
 interface CliOptions {
   conf: string;
@@ -87,6 +88,12 @@ async function main(): Promise<void> {
   if (opts.version) {
     process.stdout.write(banner);
     return;
+  }
+  try {
+    applyHeapGrowth();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
   }
   if (opts.workers > 1 && cluster.isPrimary && !opts.plugins) {
     // The primary loads no plugin (nor the Kubernetes client): it forks, supervises and fronts HTTP.
