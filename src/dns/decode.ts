@@ -77,7 +77,9 @@ export function readHeader(buf: Uint8Array): Header {
 // the one a fresh walk would make (same bytes, and it met stricter pointer limits), so caching
 // changes no result.
 const cacheGen = new Uint32Array(65536);
-const cacheStr: string[] = new Array<string>(65536).fill('');
+// The typed arrays cost memory only where written (their untouched pages stay unmapped); a JS
+// array of 65536 strings is 512 KB from the start, so it grows with the longest message seen.
+let cacheStr: string[] = new Array<string>(4096).fill('');
 const cacheIdx = new Uint16Array(65536);
 const cacheWire = new Uint16Array(65536);
 const cacheHops = new Uint8Array(65536);
@@ -337,6 +339,7 @@ export function decodeMessage(input: Uint8Array): Message {
   if (input.length < 12) throw new DecodeError('message shorter than the 12-byte header', undefined, 0);
   b = Buffer.isBuffer(input) ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   len = b.length;
+  if (len > cacheStr.length) cacheStr = new Array<string>(Math.min(65536, 2 ** Math.ceil(Math.log2(len)))).fill('');
   hdr = readHeader(b);
   gen = (gen + 1) >>> 0;
   if (gen === 0) {
