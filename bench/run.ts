@@ -140,6 +140,21 @@ interface ServerUnderTest {
   cpuPerSecond: number[];
   readyMs?: number;
   listDoneToReadyMs?: number;
+  /** RSS SETTLE_MS after /ready with no query in between: after V8's memory reducer has run. */
+  settled?: MemSample;
+}
+
+/**
+ * V8 shrinks an idle heap ~8 s after allocation stops (its memory reducer,
+ * --gc-memory-reducer-start-delay-ms); the RSS an idle server settles at is measured after that.
+ */
+const SETTLE_MS = 12_000;
+
+async function settle(server: ClusterDns, sut: ServerUnderTest): Promise<void> {
+  const wait = server.startedAt + sut.readyMs! + SETTLE_MS - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+  sut.settled = memory(sut.pid);
+  log(`${sut.label}: RSS ${fmt(sut.settled.rssMb)} MB ${SETTLE_MS / 1000} s after /ready`);
 }
 
 /** CPU pressure (Linux PSI, "some avg60": % of time some runnable task waited for a CPU), if available. */
@@ -371,7 +386,11 @@ async function main(): Promise<void> {
     const formula = (s: ClusterSpec): number => 54 + (objectCount(s).pods + objectCount(s).services) / 1000;
     const first = servers.get(`w${f.workers[0] ?? 1}`)?.sut;
     if (first) {
-      scaleRows.push([`${count.services + count.pods} objects (${f.spec.services} + ${f.spec.headless}×${f.spec.endpoints})`, first.readyMs!, first.readyMs! - (first.listDoneToReadyMs ?? NaN), first.listDoneToReadyMs ?? NaN, first.idle!.rssMb, first.load?.rssMb ?? NaN, formula(f.spec)]);
+      // The throughput runs started right after `first` was ready: a fresh server, left alone, for the settled figure.
+      const idle = await startOne(f, dir, kubeconfig, api, `clusterdns ${f.workers[0] ?? 1}w, cache off, idle`, f.workers[0] ?? 1, false, false);
+      await settle(idle.server, idle.sut);
+      await idle.server.stop();
+      scaleRows.push([`${count.services + count.pods} objects (${f.spec.services} + ${f.spec.headless}×${f.spec.endpoints})`, first.readyMs!, first.readyMs! - (first.listDoneToReadyMs ?? NaN), first.listDoneToReadyMs ?? NaN, first.idle!.rssMb, idle.sut.settled!.rssMb, first.load?.rssMb ?? NaN, formula(f.spec)]);
     }
     if (!f.skipScale) {
       log(`loading the API double with ${f.scale.services} + ${f.scale.headless}×${f.scale.endpoints}`);
@@ -382,20 +401,21 @@ async function main(): Promise<void> {
       const kc = writeKubeconfig(fs.mkdtempSync(path.join(dir, 'big-')), big.url);
       const s = await startOne(f, dir, kc, big, `clusterdns 1w, ${bigCount.services + bigCount.pods} objects`, 1, false, false, bigCount.services + bigCount.pods);
       cleanups.push(() => s.server.stop());
+      await settle(s.server, s.sut);
       const bigQueries = path.join(dir, 'queries-big.txt');
       fs.writeFileSync(bigQueries, queryFile(f.scale, 100_000));
       await runDnsperf({ port: s.sut.port, queryFile: bigQueries, seconds: 2, clients: f.clients, threads: f.threads, outstanding: f.outstanding });
       await throughput(f, s.sut, bigQueries);
       scaleRows.push([
         `${bigCount.services + bigCount.pods} objects (${f.scale.services} + ${f.scale.headless}×${f.scale.endpoints})`,
-        s.sut.readyMs!, s.sut.readyMs! - (s.sut.listDoneToReadyMs ?? NaN), s.sut.listDoneToReadyMs ?? NaN, s.sut.idle!.rssMb, s.sut.load?.rssMb ?? NaN, formula(f.scale),
+        s.sut.readyMs!, s.sut.readyMs! - (s.sut.listDoneToReadyMs ?? NaN), s.sut.listDoneToReadyMs ?? NaN, s.sut.idle!.rssMb, s.sut.settled!.rssMb, s.sut.load?.rssMb ?? NaN, formula(f.scale),
       ]);
       results.scale = { spec: f.scale, sut: s.sut };
       await s.server.stop();
     }
     print(section('start-up and memory at scale (1 worker, cache off)'));
-    print(table(['cluster', 'start→/ready ms', 'start→list done ms', 'list done→/ready ms', 'RSS idle MB', 'RSS load MB', 'CoreDNS formula MB'], scaleRows));
-    print('list done: the API double sent the last list page; CoreDNS sizing formula: 54 MB + (pods + services) / 1000 MB, pods = endpoints here');
+    print(table(['cluster', 'start→/ready ms', 'start→list done ms', 'list done→/ready ms', 'RSS idle MB', `RSS idle ${SETTLE_MS / 1000} s MB`, 'RSS load MB', 'CoreDNS formula MB'], scaleRows));
+    print('list done: the API double sent the last list page; RSS idle: 1 s after /ready, and after 12 s with no query (V8 shrinks an idle heap after ~8 s); CoreDNS sizing formula: 54 MB + (pods + services) / 1000 MB, pods = endpoints here');
     if (f.cpuProf) print(`CPU profile of clusterdns 1w cache off written to ${f.cpuProf}`);
     if (f.json) fs.writeFileSync(f.json, JSON.stringify({ ...results, text: out.join('\n') }, null, 2));
   } finally {
