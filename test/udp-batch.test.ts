@@ -204,6 +204,26 @@ for (const mode of ['batched', 'dgram'] as const) {
       assert.deepEqual(problems.slice(0, 10), []);
     });
 
+    it("exports the addon's counters in /metrics (batched only)", async () => {
+      const metrics = await metricsText(metricsPort);
+      if (mode === 'dgram' || !(addonBuilt || onCi)) {
+        assert.doesNotMatch(metrics, /clusterdns_udp_batch_/);
+        return;
+      }
+      // After the 5,000 pipelined queries above (and the earlier tests' few).
+      const received = metricSum(metrics, 'clusterdns_udp_batch_received_total');
+      const sent = metricSum(metrics, 'clusterdns_udp_batch_sent_total');
+      const batches = metricSum(metrics, 'clusterdns_udp_batch_batches_total');
+      assert.ok(received >= 5000, `received ${received}`);
+      assert.ok(sent >= 5000 && sent <= received, `sent ${sent} of ${received}`);
+      assert.ok(batches >= 1 && batches <= received, `batches ${batches}`);
+      for (const name of ['truncated', 'receive_errors', 'send_errors', 'dropped']) {
+        assert.equal(metricSum(metrics, `clusterdns_udp_batch_${name}_total`), 0, name);
+      }
+      assert.match(metrics, /^# TYPE clusterdns_udp_batch_would_block_total counter$/m);
+      assert.equal(metricSum(metrics, 'clusterdns_udp_batch_queued'), 0);
+    });
+
     it('drops a datagram too long to be a query (and counts it), then answers the next one', async () => {
       const { sock, replies, host } = await rawClient(4);
       try {
@@ -223,6 +243,7 @@ for (const mode of ['batched', 'dgram'] as const) {
           assert.equal(replies.filter((r) => r.readUInt16BE(0) === 1).length, 0);
           const metrics = await metricsText(metricsPort);
           assert.equal(metricSum(metrics, 'clusterdns_malformed_requests_total', 'action="drop"'), 2);
+          assert.equal(metricSum(metrics, 'clusterdns_udp_batch_truncated_total'), 2);
         }
       } finally {
         sock.close();

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from './dispatcher.js';
 import { malformedTotal } from './metrics.js';
 import type { RequestOrigin } from './request.js';
+import { trackBatchSocket } from './udp-batch-metrics.js';
 import { adoptDgram, FLAG_SCOPED, FLAG_TRUNCATED, IN_META, OUT_META, udpBatch, type BatchSocket, type UdpBatchAddon } from './udp-batch.js';
 
 /**
@@ -232,8 +233,10 @@ function serveBatched(
   const outMeta = sock.outMeta;
   const slot = sock.slot;
   const batchSize = sock.batch;
+  const untrack = trackBatchSocket(sock);
   const closeBatch = (): void => {
     closed = true;
+    untrack();
     sock.close();
   };
   // PortListener.close() (a port a reload no longer serves) closes the dgram socket directly.
