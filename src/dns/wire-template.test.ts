@@ -72,7 +72,7 @@ test('instantiate gives the bytes encodeMessage gives for the same reply', () =>
     const own = makeTemplate(r);
     // Every other reply as a memo keeps it: at an offset inside a shared slab, between other bytes.
     const slab = Buffer.alloc(own.length + 64, 0xa5);
-    own.wire.copy(slab, 40);
+    slab.set(own.wire, 40);
     const t = checked % 36 === 0 ? own : { ...own, wire: slab, at: 40 };
     const q0 = r.questions[0]!;
     for (const name of [q0.name, q0.name.toUpperCase(), mixCase(q0.name)]) {

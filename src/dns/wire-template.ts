@@ -17,7 +17,7 @@ export interface WireTemplate {
    * reply, no OPT. A memo keeps many templates in shared slabs (kubernetes/byte-arena.ts), so a
    * template names its place in one instead of holding a Buffer view of its own (~96 B an entry).
    */
-  readonly wire: Buffer;
+  readonly wire: Uint8Array;
   readonly at: number;
   readonly length: number;
   /** The question name's length on the wire; it starts at offset 12. */
@@ -88,7 +88,9 @@ export function instantiate(t: WireTemplate, q: TemplateQuery): Buffer {
   }
   const edns = q.msg.edns;
   const out = Buffer.allocUnsafe(edns ? len + 11 : len);
-  base.copy(out, 0, at, at + len);
+  // A plain Uint8Array's subarray + set: ~60 ns less than Buffer#copy with offsets (which checks its
+  // arguments in JS and makes the same view); the arena's slabs are plain Uint8Arrays for this.
+  out.set(at === 0 && len === base.length ? base : base.subarray(at, at + len), 0);
   const id = q.msg.id;
   out[0] = id >> 8;
   out[1] = id & 0xff;
