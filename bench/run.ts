@@ -388,6 +388,7 @@ async function main(): Promise<void> {
     if (first) {
       // The throughput runs started right after `first` was ready: a fresh server, left alone, for the settled figure.
       const idle = await startOne(f, dir, kubeconfig, api, `clusterdns ${f.workers[0] ?? 1}w, cache off, idle`, f.workers[0] ?? 1, false, false);
+      cleanups.push(() => idle.server.stop());
       await settle(idle.server, idle.sut);
       await idle.server.stop();
       scaleRows.push([`${count.services + count.pods} objects (${f.spec.services} + ${f.spec.headless}×${f.spec.endpoints})`, first.readyMs!, first.readyMs! - (first.listDoneToReadyMs ?? NaN), first.listDoneToReadyMs ?? NaN, first.idle!.rssMb, idle.sut.settled!.rssMb, first.load?.rssMb ?? NaN, formula(f.spec)]);

@@ -4,8 +4,9 @@
  * refused for now (EAGAIN; those replies waited for POLLOUT), replies dropped because too many were
  * already waiting, send and receive errors, datagrams too long to be a query. Without these a
  * reply lost inside the addon showed nowhere. They exist only while UDP is served in batches.
- * Counters stay monotonic across reloads (which replace sockets): a closed socket's last counts
- * are kept.
+ * Counters are per process and stay monotonic across reloads (which replace sockets): a closed
+ * socket's last counts are kept. (With -workers the primary sums the workers' counters, so a
+ * restarted worker's share starts again at 0, as for every other counter.)
  */
 import { Counter, Gauge } from 'prom-client';
 import { once, registry } from '../metrics/registry.js';

@@ -81,7 +81,7 @@ export class KubernetesHandler {
     const ans = lookup(this.source.store, this.lookupOptions, name, req.qtype, zone);
     if (ans.rcode === Rcode.REFUSED) return Rcode.REFUSED;
     if (ans.rcode === Rcode.NXDOMAIN && this.cfg.fall.through(name)) {
-      this.otherMemo.set(name, req.qtype, ans.deps, FALLTHROUGH);
+      if (this.otherMemo.admit(name, req.qtype)) this.otherMemo.set(name, req.qtype, ans.deps, FALLTHROUGH);
       return nextOrFailure('kubernetes', next, req, w);
     }
     // The answer depends on another server's data: built per query, not memoized.
@@ -90,10 +90,17 @@ export class KubernetesHandler {
       return ans.rcode;
     });
     const t = makeTemplate(this.reply(req, ans, zone));
+    const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
+    const memo = fromObjects ? this.memo : this.otherMemo;
+    // Declined (a first miss): answered from the encoder's bytes, nothing copied into the arena,
+    // where dead bytes would sit in slabs that later templates keep alive.
+    if (!memo.admit(name, req.qtype)) {
+      w.writeWire(instantiate(t, req));
+      return ans.rcode;
+    }
     const placed = this.arena.place(t.wire.subarray(t.at, t.at + t.length));
     const template: WireTemplate = { wire: placed.slab, at: placed.at, length: t.length, nameLength: t.nameLength, qtype: t.qtype, qclass: t.qclass, rcode: t.rcode };
-    const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
-    (fromObjects ? this.memo : this.otherMemo).set(name, req.qtype, ans.deps, template);
+    memo.set(name, req.qtype, ans.deps, template);
     w.writeWire(instantiate(template, req));
     return ans.rcode;
   }
