@@ -846,11 +846,15 @@ fail : {
 }
 }
 
+/* native/malloc_trim.c, built into the same addon. */
+int register_malloc_trim(napi_env env, napi_value exports);
+
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "open", NAPI_AUTO_LENGTH, js_open, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "open", fn) != napi_ok || !set_u32(env, exports, "abi", ABI_VERSION) ||
-      !set_u32(env, exports, "inMeta", IN_META) || !set_u32(env, exports, "outMeta", OUT_META))
+      !set_u32(env, exports, "inMeta", IN_META) || !set_u32(env, exports, "outMeta", OUT_META) ||
+      !register_malloc_trim(env, exports))
     return NULL;
   return exports;
 }

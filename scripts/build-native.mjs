@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Builds the batched UDP addon (native/udp_batch.c → build/Release/udp_batch.node) with node-gyp.
+// Builds the native addon (native/udp_batch.c, batched UDP, and native/malloc_trim.c →
+// build/Release/udp_batch.node) with node-gyp.
 // Run by `npm ci` (package.json "install"; an explicit install script also stops npm's implicit
 // `node-gyp rebuild`) and by `npm run build`. It never fails the install: without a compiler, on
 // another OS, or without Node's headers it prints one warning and exits 0, and the server then
@@ -16,7 +17,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const output = path.join(root, 'build', 'Release', 'udp_batch.node');
-const inputs = ['native/udp_batch.c', 'binding.gyp', 'scripts/build-native.mjs'].map((f) => path.join(root, f));
+const inputs = ['native/udp_batch.c', 'native/malloc_trim.c', 'binding.gyp', 'scripts/build-native.mjs'].map((f) => path.join(root, f));
 
 function skip(reason, details = '') {
   process.stderr.write(`warning: clusterdns: native UDP batching not built: ${reason}. ` +
@@ -63,7 +64,7 @@ process.stdout.write(`clusterdns: built ${path.relative(root, output)}\n`);
 function loads() {
   try {
     const addon = createRequire(import.meta.url)(output);
-    return typeof addon.open === 'function';
+    return typeof addon.open === 'function' && typeof addon.mallocTrim === 'function';
   } catch {
     return false;
   }

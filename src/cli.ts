@@ -16,6 +16,7 @@ import { PLUGIN_ORDER } from './plugin/order.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 import { applyHeapGrowth } from './server/heap-growth.js';
+import { startMallocTrim } from './server/malloc-trim.js';
 
 interface CliOptions {
   conf: string;
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
+  startMallocTrim();
   if (opts.workers > 1 && cluster.isPrimary && !opts.plugins) {
     // The primary loads no plugin (nor the Kubernetes client): it forks, supervises and fronts HTTP.
     const { runPrimary } = await import('./server/workers.js');

@@ -65,6 +65,8 @@ export interface UdpBatchAddon {
   inMeta: number;
   outMeta: number;
   open(fd: number, options: { batch?: number; slot?: number }, onBatch: (n: number) => void): BatchSocket;
+  /** native/malloc_trim.c, built into the same addon: glibc's malloc_trim(0); true when memory was released. */
+  mallocTrim?(): boolean;
 }
 
 export type Availability =
@@ -93,14 +95,19 @@ export function loadAddon(file: string): Availability {
 
 let cached: Availability | undefined;
 
+/** The addon, whatever CLUSTERDNS_UDP_BATCH says (malloc-trim.ts uses it too). Loaded once per process. */
+export function nativeAddon(): Availability {
+  cached ??= loadAddon(ADDON_PATH);
+  return cached;
+}
+
 /**
  * Whether UDP is served in batches: the addon is built and loads, and `CLUSTERDNS_UDP_BATCH` is
- * not "0" (which forces Node's dgram, e.g. to compare the two). Loaded once per process.
+ * not "0" (which forces Node's dgram, e.g. to compare the two).
  */
 export function udpBatch(env: NodeJS.ProcessEnv = process.env): Availability {
   if (env.CLUSTERDNS_UDP_BATCH === '0') return { ok: false, disabled: true, reason: 'CLUSTERDNS_UDP_BATCH=0' };
-  cached ??= loadAddon(ADDON_PATH);
-  return cached;
+  return nativeAddon();
 }
 
 export interface BatchOptions {

@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { startMallocTrim } from './malloc-trim.js';
+import { nativeAddon } from './udp-batch.js';
+
+const native = nativeAddon();
+// On CI the addon must be built (test/udp-batch.test.ts says so too); elsewhere it may be missing.
+const skip = !native.ok && process.env.CI !== 'true' ? 'native addon not built' : false;
+
+const rssAnonKiB = (): number => Number(/RssAnon:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
+
+test('mallocTrim gives freed malloc memory inside the heap back to the kernel', { skip }, () => {
+  assert.ok(native.ok, native.ok ? '' : native.reason);
+  const trim = native.addon.mallocTrim;
+  assert.equal(typeof trim, 'function');
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  // 60 MB of 1000-byte malloc'd buffers, every tenth kept: the freed runs between them are holes
+  // glibc keeps (only the top of the heap is trimmed by itself).
+  let bufs: Buffer[] | undefined = Array.from({ length: 60_000 }, () => Buffer.allocUnsafeSlow(1000).fill(1));
+  const kept = bufs.filter((_, i) => i % 10 === 0);
+  bufs = undefined;
+  gc();
+  gc();
+  const before = rssAnonKiB();
+  assert.equal(trim!.call(native.addon), true, 'memory was released');
+  const released = before - rssAnonKiB();
+  assert.equal(kept.length, 6000);
+  // ~37 MB measured here.
+  assert.ok(released > 16 * 1024, `released ${released} KiB`);
+});
+
+test('startMallocTrim: off with CLUSTERDNS_MALLOC_TRIM=0, and its timer keeps no process alive', { skip }, () => {
+  startMallocTrim({ CLUSTERDNS_MALLOC_TRIM: '0' })();
+  // A process whose only pending work is the trim timer exits at once (the timer is unref'd).
+  const module = new URL('./malloc-trim.ts', import.meta.url).pathname;
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '-e', `import(${JSON.stringify(module)}).then((m) => m.startMallocTrim({}, 50))`], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(Date.now() - t0 < 10_000, 'the child waited for its timer');
+});
