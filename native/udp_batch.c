@@ -101,6 +101,19 @@ typedef struct box {
   sock_t *s;
 } box_t;
 
+/* Tags our JS objects (napi_type_tag_object), so that a method called with `this` set to another
+ * addon's wrapped object is refused instead of its data being taken for a box. */
+static const napi_type_tag BATCH_SOCKET_TAG = {0x9c3a1f0e5b7d4c21ULL, 0x6e8f2a4b1d0c9e37ULL};
+
+/* The box wrapped in `self` when it is one of our objects, else NULL (nothing thrown). */
+static box_t *unwrap_box(napi_env env, napi_value self) {
+  bool tagged = false;
+  void *data = NULL;
+  if (napi_check_object_type_tag(env, self, &BATCH_SOCKET_TAG, &tagged) != napi_ok || !tagged) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok) return NULL;
+  return data;
+}
+
 /* ---- errors ------------------------------------------------------------------------------- */
 
 /* Throws an Error like Node's own: "what: message", with .code ("EBADF") and .errno set. */
@@ -518,12 +531,12 @@ static void finalize_box(napi_env env, void *data, void *hint) {
 /* The socket behind `this` of a method call; throws when it is closed. */
 static sock_t *this_sock(napi_env env, napi_callback_info info, size_t *argc, napi_value *argv) {
   napi_value self;
-  void *data = NULL;
-  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || napi_unwrap(env, self, &data) != napi_ok || !data) {
+  box_t *box = NULL;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok || !(box = unwrap_box(env, self))) {
     napi_throw_type_error(env, NULL, "udp_batch: not a batch socket");
     return NULL;
   }
-  sock_t *s = ((box_t *)data)->s;
+  sock_t *s = box->s;
   if (!s || s->closing) {
     napi_throw_error(env, "ERR_SOCKET_DGRAM_NOT_RUNNING", "udp_batch: socket is closed");
     return NULL;
@@ -588,6 +601,16 @@ static napi_value js_send_one(napi_env env, napi_callback_info info) {
   char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
   size_t tl;
   uint32_t port;
+  /* Its full length first: napi_get_value_string_utf8 cuts a longer string to the buffer, and a
+   * cut text could parse as another address. */
+  if (napi_get_value_string_utf8(env, argv[1], NULL, 0, &tl) != napi_ok) {
+    napi_throw_type_error(env, NULL, "sendOne: address must be a string");
+    return NULL;
+  }
+  if (tl >= sizeof text) {
+    napi_throw_range_error(env, NULL, "sendOne: address too long for an IP literal");
+    return NULL;
+  }
   if (napi_get_value_string_utf8(env, argv[1], text, sizeof text, &tl) != napi_ok) {
     napi_throw_type_error(env, NULL, "sendOne: address must be a string");
     return NULL;
@@ -675,13 +698,13 @@ static napi_value js_simulate_would_block(napi_env env, napi_callback_info info)
  * Idempotent; the other methods throw afterwards. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_value self;
-  void *data = NULL;
+  box_t *box;
   NAPI_OK(napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
-  if (napi_unwrap(env, self, &data) != napi_ok || !data) {
+  if (!(box = unwrap_box(env, self))) {
     napi_throw_type_error(env, NULL, "udp_batch: not a batch socket");
     return NULL;
   }
-  if (((box_t *)data)->s) start_close(((box_t *)data)->s);
+  if (box->s) start_close(box->s);
   return NULL;
 }
 
@@ -800,6 +823,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (napi_create_object(env, &self) != napi_ok) goto fail;
   if (napi_wrap(env, self, box, finalize_box, NULL, NULL) != napi_ok) goto fail;
   wrapped = 1;
+  if (napi_type_tag_object(env, self, &BATCH_SOCKET_TAG) != napi_ok) goto fail;
   if (!(in = make_array(env, napi_uint8_array, (size_t)batch * slot, 1, (void **)&s->in))) goto fail;
   if (!(out = make_array(env, napi_uint8_array, (size_t)batch * slot, 1, (void **)&s->out))) goto fail;
   if (!(in_meta = make_array(env, napi_int32_array, (size_t)batch * IN_META, 4, (void **)&s->in_meta))) goto fail;

@@ -182,6 +182,14 @@ describe('udp-batch socket', { skip }, () => {
     assert.throws(() => s.sock.sendOne(Buffer.from('x'), 'not-an-ip', 1), /IP literal/);
     assert.throws(() => s.sock.sendOne(Buffer.from('x'), '::1', 1), /IP literal/, 'an IPv6 destination on an IPv4 socket');
     assert.throws(() => s.sock.sendOne(Buffer.from('x'), '127.0.0.1', 70000), RangeError);
+    // Longer than any IP literal (with an interface): refused whole, never cut to something that parses.
+    assert.throws(() => s.sock.sendOne(Buffer.from('x'), `127.0.0.1${' '.repeat(100)}`, 1), /too long/);
+    assert.throws(() => s.sock.sendOne(Buffer.from('x'), `fe80::1%${'e'.repeat(80)}`, 1), /too long/);
+    // Methods called on anything but a batch socket: refused (the object is type-tagged).
+    const foreign = { ...s.sock };
+    assert.throws(() => s.sock.stats.call(foreign), /not a batch socket/);
+    assert.throws(() => s.sock.close.call({}), /not a batch socket/);
+    assert.throws(() => s.sock.sendOne.call(Object.create(s.sock) as typeof s.sock, Buffer.from('x'), '127.0.0.1', 1), /not a batch socket/);
     assert.equal(s.sock.send(0), 0);
   });
 
