@@ -400,12 +400,17 @@ class KindWatch {
   private listed(o: unknown, seen: Set<string>): void {
     const id = this.identify(o);
     if (!id) return;
+    const prev = this.known.get(id.key);
+    // Unchanged since we delivered it (`known` holds only objects that converted): a re-list after
+    // a 410 costs a map lookup per object, not a conversion.
+    if (prev !== undefined && prev === id.rv && id.rv !== '') {
+      seen.add(id.key);
+      return;
+    }
     const slim = this.spec.convert(o);
     // An object that no longer converts (a slice that lost its service label) is not "seen": it leaves the sink.
     if (slim === null) return;
     seen.add(id.key);
-    const prev = this.known.get(id.key);
-    if (prev !== undefined && prev === id.rv && id.rv !== '') return;
     this.known.set(id.key, id.rv);
     this.deliverUpsert(prev === undefined ? 'add' : 'update', id, slim, false);
   }
