@@ -1,7 +1,8 @@
 /**
  * Memory bound under a flood (short version; `npm run fuzz` floods 1M names): 100,000 distinct names
- * (NXDOMAIN from kubernetes and file, SERVFAIL from hosts, each block with cache): the caches and
- * the kubernetes answer memo stay within their bounds and the RSS stays flat once they are full.
+ * (NXDOMAIN from kubernetes and file, SERVFAIL from hosts, each block with cache): the caches stay
+ * within their bounds and the RSS stays flat once they are full. (Names asked once are not
+ * memoized by the kubernetes plugin: src/plugins/kubernetes/handler.test.ts.)
  * The server runs with a V8 heap cap as it would in a pod with a memory limit
  * (NODE_OPTIONS=--max-old-space-size), so that the RSS measures what is kept, not garbage V8 has not
  * collected yet; a leak then shows as RSS growth (or as the process dying of heap exhaustion).

@@ -554,10 +554,13 @@ describe('kubernetes plugin on a live watch', () => {
     await synced();
     await api.waitForWatches(3);
     const times: Record<string, number> = {};
-    // Asked before each change, so an answer memoized from the old state is what would be wrong.
-    assert.equal(await rcodeOf('new.prod.svc.cluster.local.'), Rcode.NXDOMAIN);
-    // An ExternalName to a service that does not exist yet: NODATA until it does.
-    sortAndCheck(await query(port, 'to-new.prod.svc.cluster.local.', RRType.A), nodata('to-new.prod.svc.cluster.local.'));
+    // Asked (twice: an answer is memoized on its second miss) before each change, so an answer
+    // memoized from the old state is what would be wrong.
+    for (let i = 0; i < 2; i++) {
+      assert.equal(await rcodeOf('new.prod.svc.cluster.local.'), Rcode.NXDOMAIN);
+      // An ExternalName to a service that does not exist yet: NODATA until it does.
+      sortAndCheck(await query(port, 'to-new.prod.svc.cluster.local.', RRType.A), nodata('to-new.prod.svc.cluster.local.'));
+    }
     api.apply([
       svc('prod', 'new', { clusterIP: '10.96.0.70', selector: { app: 'new' }, ports: [{ name: 'http', port: 80 }] }),
       slice('prod', 'new', 'new-a', 'IPv4', [{ name: 'http', port: 8080 }], [{ ip: '10.1.6.1' }]),
@@ -571,8 +574,10 @@ describe('kubernetes plugin on a live watch', () => {
     });
 
     // An endpoint becomes ready, another joins the headless service.
-    assert.equal(await rcodeOf('10-1-0-2.web.prod.svc.cluster.local.'), Rcode.NXDOMAIN);
-    assert.equal((await a('db.prod.svc.cluster.local.')).length, 3);
+    for (let i = 0; i < 2; i++) {
+      assert.equal(await rcodeOf('10-1-0-2.web.prod.svc.cluster.local.'), Rcode.NXDOMAIN);
+      assert.equal((await a('db.prod.svc.cluster.local.')).length, 3);
+    }
     api.apply([
       slice('prod', 'web', 'web-a', 'IPv4', HTTP_TARGET, [{ ip: '10.1.0.1' }, { ip: '10.1.0.2' }]),
       slice('prod', 'db', 'db-a', 'IPv4', [{ name: 'mysql', port: 3306 }], [

@@ -6,9 +6,10 @@
  * they sit side by side, and a slab is freed once every reply in it is gone.
  *
  * Slabs are 8 KB, the pool's size, so the worst case (one surviving reply per slab, after heavy
- * churn) is no worse than keeping the encoder's Buffers; entries are evicted oldest first, the
- * order they were copied in, so a churning memo frees whole slabs. Larger replies get their own
- * allocation.
+ * churn) is no worse than keeping the encoder's Buffers. Replies that are dropped together
+ * should share an arena: the kubernetes handler keeps one per memo tier, since negative answers
+ * all go stale on any change of the zone's serial while positive ones live as long as their
+ * objects. Larger replies get their own allocation.
  */
 const SLAB = 8192;
 const OWN = 1024;

@@ -17,14 +17,17 @@
  * Dependency keys are interned through the store (`intern`), so an entry shares the store's key
  * strings instead of holding the copies lookup() built. Measured in the running server at 10k
  * objects after the bench mix (18.4k entries, heap snapshot): ~5 heap objects an entry before,
- * 1 after (see the commit for the RSS figures).
+ * 1 after, plus the value it holds (see the commit for the RSS figures).
+ *
+ * What to store is the caller's choice; SecondSighting below is the kubernetes handler's
+ * admission policy (an answer is stored on its name's second miss).
  */
 import type { DepKey } from './record-store.js';
 
 export interface VersionSource {
   version(dep: DepKey): number;
   /** The store's own copy of a key when it holds that entry (a memo then shares the string), else dep. */
-  intern?(dep: DepKey): DepKey;
+  intern(dep: DepKey): DepKey;
 }
 
 /** Dependencies beyond the first three (rare: reverse answers for an IP several objects share, with a `namespaces` filter). */
@@ -78,37 +81,17 @@ export class SecondSighting {
   }
 }
 
-export interface MemoOptions {
-  /** Upper bound on entries; the oldest entry of the fullest type goes first. Default 100,000. */
-  maxEntries?: number;
-  /**
-   * admit() says yes only on the second miss of a (qtype, name) (SecondSighting). Without it,
-   * names asked once — a uniform sweep over a 200k-object cluster, a flood of random names —
-   * each made an entry that lived until evicted: the memo churned, every entry reached V8's old
-   * space, and the heap grew ~100 MB before each full collection at 200k objects under load.
-   */
-  admitOnSecondMiss?: boolean;
-}
-
 export class AnswerMemo<V> {
   private readonly byType = new Map<number, Map<string, Entry<V>>>();
-  private readonly maxEntries: number;
-  private readonly doorkeeper: SecondSighting | undefined;
   private count = 0;
-  hits = 0;
-  misses = 0;
+  /** Entries found stale (a dependency moved) and dropped by get(). */
   stale = 0;
-  /** Misses admit() turned down because their name had not been asked before (admitOnSecondMiss). */
-  declined = 0;
 
   constructor(
     private readonly source: VersionSource,
-    options: MemoOptions | number = {},
-  ) {
-    const o = typeof options === 'number' ? { maxEntries: options } : options;
-    this.maxEntries = o.maxEntries ?? 100_000;
-    this.doorkeeper = o.admitOnSecondMiss ? new SecondSighting() : undefined;
-  }
+    /** Upper bound on entries; the oldest entry of the fullest type goes first. */
+    private readonly maxEntries = 100_000,
+  ) {}
 
   get size(): number {
     return this.count;
@@ -117,18 +100,13 @@ export class AnswerMemo<V> {
   get(name: string, qtype: number): V | undefined {
     const m = this.byType.get(qtype);
     const e = m?.get(name);
-    if (!e || !m) {
-      this.misses++;
-      return undefined;
-    }
+    if (!e || !m) return undefined;
     if (!this.current(e)) {
       m.delete(name);
       this.count--;
       this.stale++;
-      this.misses++;
       return undefined;
     }
-    this.hits++;
     return e.value;
   }
 
@@ -148,20 +126,7 @@ export class AnswerMemo<V> {
     return true;
   }
 
-  /**
-   * Whether an answer for name/qtype, just missed, should be stored with set(): always, unless
-   * admitOnSecondMiss, then only when the pair was missed before since the doorkeeper last
-   * cleared (a stale entry's name usually was: its bit was set when it was first stored). Call it
-   * once per miss, before building what set() would keep, so that a declined answer costs nothing
-   * to keep. Marks the pair seen.
-   */
-  admit(name: string, qtype: number): boolean {
-    if (this.doorkeeper === undefined || this.doorkeeper.seen(name, qtype)) return true;
-    this.declined++;
-    return false;
-  }
-
-  /** Stores value for name/qtype, valid while every dep keeps its current version (see admit()). */
+  /** Stores value for name/qtype, valid while every dep keeps its current version. */
   set(name: string, qtype: number, deps: readonly DepKey[], value: V): void {
     let m = this.byType.get(qtype);
     const had = m !== undefined && m.delete(name);
@@ -174,7 +139,7 @@ export class AnswerMemo<V> {
       this.count++;
     }
     const src = this.source;
-    const key = (d: DepKey): DepKey => (src.intern ? src.intern(d) : d);
+    const key = (d: DepKey): DepKey => src.intern(d);
     const d0 = deps[0] === undefined ? undefined : key(deps[0]);
     const d1 = deps[1] === undefined ? undefined : key(deps[1]);
     const d2 = deps[2] === undefined ? undefined : key(deps[2]);

@@ -364,48 +364,6 @@ describe('memoization on versions', () => {
     assert.equal(memo.get('n0.', RRType.A), undefined);
   });
 
-  test('admitOnSecondMiss: a name is admitted on its second miss, a stale entry again on its next', () => {
-    const { store } = newStore();
-    store.upsertService(clusterIpService('ns', 'web', ['10.0.8.1']));
-    const memo = new AnswerMemo<string>(store, { admitOnSecondMiss: true });
-    const web = 'web.ns.svc.cluster.local.';
-    const deps = lookup(store, OPTS, web, RRType.A, ZONE).deps;
-    assert.equal(memo.admit(web, RRType.A), false, 'asked once: not admitted');
-    assert.equal(memo.declined, 1);
-    assert.equal(memo.admit(web, RRType.AAAA), false, 'the type is part of the key');
-    assert.equal(memo.admit(web, RRType.A), true);
-    memo.set(web, RRType.A, deps, 'second');
-    assert.equal(memo.get(web, RRType.A), 'second');
-    assert.equal(memo.size, 1);
-    // The entry goes stale; the name's bit is still set, so the next miss is admitted at once.
-    store.upsertService(clusterIpService('ns', 'web', ['10.0.8.2']));
-    assert.equal(memo.get(web, RRType.A), undefined);
-    assert.equal(memo.admit(web, RRType.A), true);
-    memo.set(web, RRType.A, lookup(store, OPTS, web, RRType.A, ZONE).deps, 'third');
-    assert.equal(memo.get(web, RRType.A), 'third');
-    assert.equal(memo.declined, 2);
-    // Without the option every miss is admitted.
-    assert.equal(new AnswerMemo<string>(store).admit('x.', RRType.A), true);
-  });
-
-  test('admitOnSecondMiss: names asked twice still fill the memo only up to its bound', () => {
-    const { store } = newStore();
-    const memo = new AnswerMemo<number>(store, { maxEntries: 1000, admitOnSecondMiss: true });
-    let stored = 0;
-    for (let i = 0; i < 5000; i++) {
-      for (let ask = 0; ask < 2; ask++) {
-        const name = `nosuch-${i}.ns.svc.cluster.local.`;
-        if (memo.get(name, RRType.A) === undefined && memo.admit(name, RRType.A)) {
-          memo.set(name, RRType.A, [SERIAL_DEP], i);
-          stored++;
-        }
-      }
-    }
-    assert.ok(stored >= 5000, `${stored} stored`);
-    assert.equal(memo.size, 1000);
-    assert.equal(memo.get('nosuch-4999.ns.svc.cluster.local.', RRType.A), 4999);
-  });
-
   test('SecondSighting: names asked once stay unseen (~6% false "seen"); its bit set is cleared at an eighth full', () => {
     const fresh = new SecondSighting();
     assert.equal(fresh.seen('web.ns.svc.cluster.local.', RRType.A), false);

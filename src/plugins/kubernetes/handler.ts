@@ -10,7 +10,7 @@ import { replyTo, type Message, type ResourceRecord } from '../../dns/message.js
 import { instantiate, makeTemplate, type WireTemplate } from '../../dns/wire-template.js';
 import { lookup, soaRecord, type KubeAnswer, type LookupOptions } from '../../kubernetes/lookup.js';
 import { ByteArena } from '../../kubernetes/byte-arena.js';
-import { AnswerMemo } from '../../kubernetes/memo.js';
+import { AnswerMemo, SecondSighting } from '../../kubernetes/memo.js';
 import { nextOrFailure } from '../../plugin/chain.js';
 import type { Handler, ProcessServices } from '../../plugin/types.js';
 import { matchZone } from '../../plugin/zones.js';
@@ -31,9 +31,12 @@ type Memoized = WireTemplate | typeof FALLTHROUGH;
  * other answer (NXDOMAIN, NODATA, fallthrough, `pods insecure` addresses) is keyed by a name or
  * type the client chooses: a flood of random names filled a single 200k memo to ~400 MB of RSS
  * (the pod's limit is 170 Mi). Those go to a tier bounded like CoreDNS's default cache.
- * Both store an answer on its name's second miss only (memo.ts, SecondSighting), so names asked
- * once do not churn the memo; the object tier's 100k entries (~40 MB at most) hold every answer
- * of a cluster of some tens of thousands of objects.
+ * An answer is stored on its name's second miss only (one SecondSighting for both tiers), so names
+ * asked once (a uniform sweep over a 200k-object cluster, a flood of random names) do not churn
+ * entries into V8's old space; the object tier's 100k entries (~40 MB at most) hold every answer
+ * of a cluster of some tens of thousands of objects. Each tier packs its replies in its own arena:
+ * the other tier's negative answers go stale together on any change of the zone's serial, and
+ * must not keep alive slabs that long-lived positive answers share.
  */
 const OBJECT_MEMO_ENTRIES = 100_000;
 const OTHER_MEMO_ENTRIES = 10_000;
@@ -41,8 +44,10 @@ const OTHER_MEMO_ENTRIES = 10_000;
 export class KubernetesHandler {
   private readonly memo: AnswerMemo<Memoized>;
   private readonly otherMemo: AnswerMemo<Memoized>;
-  /** Where memoized replies' bytes live (see byte-arena.ts for why not the encoder's Buffers). */
-  private readonly arena = new ByteArena();
+  /** Where each tier's memoized replies' bytes live (see byte-arena.ts for why not the encoder's Buffers). */
+  private readonly arenas = new Map<AnswerMemo<Memoized>, ByteArena>();
+  /** Names (with type) missed once: admission to either memo tier. */
+  private readonly missedBefore = new SecondSighting();
   readonly lookupOptions: LookupOptions;
 
   constructor(
@@ -52,9 +57,15 @@ export class KubernetesHandler {
     private readonly port: number,
     nsAddresses: string[],
   ) {
-    this.memo = new AnswerMemo<Memoized>(source.store, { maxEntries: OBJECT_MEMO_ENTRIES, admitOnSecondMiss: true });
-    this.otherMemo = new AnswerMemo<Memoized>(source.store, { maxEntries: OTHER_MEMO_ENTRIES, admitOnSecondMiss: true });
+    this.memo = new AnswerMemo<Memoized>(source.store, OBJECT_MEMO_ENTRIES);
+    this.otherMemo = new AnswerMemo<Memoized>(source.store, OTHER_MEMO_ENTRIES);
+    this.arenas.set(this.memo, new ByteArena()).set(this.otherMemo, new ByteArena());
     this.lookupOptions = { ttl: cfg.ttl, primaryZone: cfg.primaryZone, nsAddresses };
+  }
+
+  /** Answers memoized now, both tiers (tests). */
+  get memoized(): number {
+    return this.memo.size + this.otherMemo.size;
   }
 
   /** The answer for a name, as the plugin would give it (no memo, no chasing): used by explain. */
@@ -81,7 +92,7 @@ export class KubernetesHandler {
     const ans = lookup(this.source.store, this.lookupOptions, name, req.qtype, zone);
     if (ans.rcode === Rcode.REFUSED) return Rcode.REFUSED;
     if (ans.rcode === Rcode.NXDOMAIN && this.cfg.fall.through(name)) {
-      if (this.otherMemo.admit(name, req.qtype)) this.otherMemo.set(name, req.qtype, ans.deps, FALLTHROUGH);
+      if (this.missedBefore.seen(name, req.qtype)) this.otherMemo.set(name, req.qtype, ans.deps, FALLTHROUGH);
       return nextOrFailure('kubernetes', next, req, w);
     }
     // The answer depends on another server's data: built per query, not memoized.
@@ -94,12 +105,12 @@ export class KubernetesHandler {
     const memo = fromObjects ? this.memo : this.otherMemo;
     // Declined (a first miss): answered from the encoder's bytes, nothing copied into the arena,
     // where dead bytes would sit in slabs that later templates keep alive.
-    if (!memo.admit(name, req.qtype)) {
+    if (!this.missedBefore.seen(name, req.qtype)) {
       w.writeWire(instantiate(t, req));
       return ans.rcode;
     }
-    const placed = this.arena.place(t.wire.subarray(t.at, t.at + t.length));
-    const template: WireTemplate = { wire: placed.slab, at: placed.at, length: t.length, nameLength: t.nameLength, qtype: t.qtype, qclass: t.qclass, rcode: t.rcode };
+    const placed = this.arenas.get(memo)!.place(t.wire.subarray(t.at, t.at + t.length));
+    const template: WireTemplate = { ...t, wire: placed.slab, at: placed.at };
     memo.set(name, req.qtype, ans.deps, template);
     w.writeWire(instantiate(template, req));
     return ans.rcode;
