@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 /* Bumped when the JS-visible layout or API changes: the loader refuses a stale build. */
-#define ABI_VERSION 1
+#define ABI_VERSION 2
 #define IN_META 8
 #define OUT_META 2
 #define FLAG_TRUNCATED 1

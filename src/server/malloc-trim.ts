@@ -9,13 +9,18 @@ import { nativeAddon } from './udp-batch.js';
 
 export const MALLOC_TRIM_INTERVAL_MS = 10_000;
 
-/** Starts the periodic trim in this process (the timer keeps nothing alive); returns a stop function. */
-export function startMallocTrim(env: NodeJS.ProcessEnv = process.env, intervalMs = MALLOC_TRIM_INTERVAL_MS): () => void {
+/**
+ * Starts the periodic trim in this process (the timer keeps nothing alive); returns a stop function.
+ * `trim` defaults to the addon's, when it loads.
+ */
+export function startMallocTrim(env: NodeJS.ProcessEnv = process.env, intervalMs = MALLOC_TRIM_INTERVAL_MS, trim?: () => unknown): () => void {
   if (env.CLUSTERDNS_MALLOC_TRIM === '0') return () => undefined;
-  const native = nativeAddon();
-  const trim = native.ok ? native.addon.mallocTrim : undefined;
-  if (typeof trim !== 'function') return () => undefined;
-  const timer = setInterval(() => trim.call(native.ok ? native.addon : undefined), intervalMs);
+  if (!trim) {
+    const native = nativeAddon();
+    if (!native.ok) return () => undefined;
+    trim = () => native.addon.mallocTrim();
+  }
+  const timer = setInterval(trim, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }

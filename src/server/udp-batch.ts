@@ -20,7 +20,7 @@ export const FLAG_TRUNCATED = 1;
 /** inMeta flag: a link-local IPv6 source whose text carries its interface ("fe80::1%eth0"). */
 export const FLAG_SCOPED = 2;
 /** The addon's ABI_VERSION this file is written for. */
-const ABI = 1;
+const ABI = 2;
 
 export interface BatchStats {
   received: number;
@@ -65,8 +65,8 @@ export interface UdpBatchAddon {
   inMeta: number;
   outMeta: number;
   open(fd: number, options: { batch?: number; slot?: number }, onBatch: (n: number) => void): BatchSocket;
-  /** native/malloc_trim.c, built into the same addon: glibc's malloc_trim(0); true when memory was released. */
-  mallocTrim?(): boolean;
+  /** native/malloc_trim.c, built into the same addon (ABI 2): glibc's malloc_trim(0); true when memory was released. */
+  mallocTrim(): boolean;
 }
 
 export type Availability =
@@ -87,7 +87,7 @@ export function loadAddon(file: string): Availability {
     const reason = e.code === 'MODULE_NOT_FOUND' ? `${file} is not built (npm run build)` : `${file} does not load: ${e.message}`;
     return { ok: false, disabled: false, reason };
   }
-  if (addon.abi !== ABI || addon.inMeta !== IN_META || addon.outMeta !== OUT_META || typeof addon.open !== 'function') {
+  if (addon.abi !== ABI || addon.inMeta !== IN_META || addon.outMeta !== OUT_META || typeof addon.open !== 'function' || typeof addon.mallocTrim !== 'function') {
     return { ok: false, disabled: false, reason: `${file} is a stale build (abi ${String(addon.abi)}, expected ${ABI}): npm run build` };
   }
   return { ok: true, addon };
