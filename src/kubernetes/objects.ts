@@ -4,6 +4,16 @@
  * Services is a few hundred bytes an object.
  */
 
+/**
+ * The array with no spare capacity. Arrays grown by push() or filter() reserve 17 slots (185 bytes
+ * for one element against 55 for an exact one); slim objects live as long as their API object, and
+ * nearly all of their arrays hold one element (a ClusterIP, a port, an endpoint address): at 200k
+ * objects that spare room was ~40 MB of heap.
+ */
+export function exact<T>(a: T[]): T[] {
+  return a.length === 0 ? [] : a.slice();
+}
+
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 

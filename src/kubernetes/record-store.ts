@@ -67,6 +67,7 @@ import type {
 } from './objects.js';
 import { dashedIp } from '../dns/names.js';
 import { canonicalIp } from './ip.js';
+import { exact } from './objects.js';
 
 export type PodsMode = 'disabled' | 'insecure' | 'verified';
 
@@ -274,7 +275,7 @@ function normalizeService(s: SlimService): SlimService {
     return s;
   }
   const out: SlimService = {
-    namespace, name, type: s.type, clusterIPs: clusterIPs.slice(), headless, ports: ports as SlimPort[], publishNotReadyAddresses: s.publishNotReadyAddresses,
+    namespace, name, type: s.type, clusterIPs: exact(clusterIPs), headless, ports: ports as SlimPort[], publishNotReadyAddresses: s.publishNotReadyAddresses,
   };
   if (externalName !== undefined) out.externalName = externalName;
   return out;
@@ -586,7 +587,7 @@ export class RecordStore implements ObjectSink {
     if (ips.length === 0) {
       this.pods.delete(id);
     } else {
-      const slim: SlimPod = namespace === p.namespace && sameStrings(ips, p.ips) ? p : { namespace, name: p.name, ips: ips.slice(), running: true };
+      const slim: SlimPod = namespace === p.namespace && sameStrings(ips, p.ips) ? p : { namespace, name: p.name, ips: exact(ips), running: true };
       this.pods.set(id, slim);
       for (const ip of ips) {
         const key = podDep(ip);

@@ -14,6 +14,7 @@ import type {
   SlimPort,
   SlimService,
 } from '../objects.js';
+import { exact } from '../objects.js';
 
 /** The label the EndpointSlice controller puts on every slice of a Service. */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -28,15 +29,6 @@ const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 const nonEmptyString = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 const strings = (v: unknown): string[] => exact(arr(v).filter((s): s is string => typeof s === 'string' && s !== ''));
 
-/**
- * The array with no spare capacity. Arrays grown by push() or filter() reserve 17 slots (185 bytes
- * for one element against 55 for an exact one); slim objects live as long as their API object, and
- * nearly all of their arrays hold one element (a ClusterIP, a port, an endpoint address): at 200k
- * objects that spare room was ~40 MB of heap.
- */
-export function exact<T>(a: T[]): T[] {
-  return a.length === 0 ? [] : a.slice();
-}
 
 const SERVICE_TYPES: readonly ServiceType[] = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
 const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
@@ -85,9 +77,8 @@ export function toSlimService(o: unknown): SlimService | null {
   const headless = spec.clusterIP === 'None';
   let clusterIPs: string[] = [];
   if (type !== 'ExternalName' && !headless) {
-    clusterIPs = strings(spec.clusterIPs);
-    if (clusterIPs.length === 0 && nonEmptyString(spec.clusterIP)) clusterIPs = [spec.clusterIP as string];
-    clusterIPs = exact(clusterIPs.filter((ip) => ip !== 'None'));
+    clusterIPs = exact(arr(spec.clusterIPs).filter((s): s is string => typeof s === 'string' && s !== '' && s !== 'None'));
+    if (clusterIPs.length === 0 && nonEmptyString(spec.clusterIP) && spec.clusterIP !== 'None') clusterIPs = [spec.clusterIP as string];
   }
   const s: SlimService = {
     namespace: id.namespace,
