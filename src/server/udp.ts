@@ -10,7 +10,10 @@
  *     was 57% of the time spent on a query at saturation (bench/README.md).
  *   - dgram: a 'message' event and a send() per datagram. When the addon is not built (no
  *     compiler, not Linux), or with CLUSTERDNS_UDP_BATCH=0 in the environment (to compare the two).
- * Both give the dispatcher the same bytes and RequestOrigin, and drain the same way at shutdown.
+ * Both hand datagrams to the dispatcher through udpRequests() (the same RequestOrigin, the same
+ * in-flight and drain bookkeeping); the batched path drops a datagram longer than its 4 KB slot
+ * unread (no query is that long), and the two send their replies differently while draining (see
+ * UdpServing).
  */
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
@@ -124,6 +127,39 @@ function announce(logger: Logger, level: 'info' | 'warn', msg: string): void {
   logger[level](msg);
 }
 
+/**
+ * What both UDP paths keep for a socket: each datagram's RequestOrigin, the answers still in
+ * flight (asynchronous ones: forward), and, once draining, when the last datagram was read.
+ */
+function udpRequests(local: { address: string; port: number }, server: string, current: () => Dispatcher) {
+  let inFlight = 0;
+  let lastMessage = 0;
+  let draining = false;
+  const settled = (): void => {
+    inFlight--;
+  };
+  return {
+    /**
+     * answer() never throws or rejects (it logs), and returns a promise only for an asynchronous
+     * answer; `send` gets the reply, now or later.
+     */
+    answer(msg: Buffer, remoteAddress: string, remotePort: number, send: (reply: Buffer) => void): void {
+      if (draining) lastMessage = Date.now();
+      const origin: RequestOrigin = { transport: 'udp', remoteAddress, remotePort, localAddress: local.address, localPort: local.port, server };
+      const p: void | Promise<void> = current().answer(msg, origin, send);
+      if (p) {
+        inFlight++;
+        void p.then(settled);
+      }
+    },
+    startDraining(): void {
+      draining = true;
+      lastMessage = Date.now();
+    },
+    busy: (quietMs: number): boolean => inFlight > 0 || Date.now() - lastMessage < quietMs,
+  };
+}
+
 function serveBatched(
   addon: UdpBatchAddon,
   socket: dgram.Socket,
@@ -132,12 +168,7 @@ function serveBatched(
   portLocked: boolean,
 ): UdpServing {
   const local = socket.address();
-  let inFlight = 0;
-  let lastMessage = 0;
-  let draining = false;
-  const settled = (): void => {
-    inFlight--;
-  };
+  const requests = udpRequests(local, server, current);
   /** Increases with every batch; a reply carries the number of its query's batch. */
   let seq = 0;
   /** Inside the batch callback: a reply written now goes into the out slab. */
@@ -157,7 +188,6 @@ function serveBatched(
     const batchSeq = ++seq;
     open = true;
     replies = 0;
-    if (draining) lastMessage = Date.now();
     try {
       for (let i = 0; i < n; i++) {
         const m = i * IN_META;
@@ -193,16 +223,8 @@ function serveBatched(
           }
           address = lastText;
         }
-        const origin: RequestOrigin = {
-          transport: 'udp',
-          remoteAddress: address,
-          remotePort: port,
-          localAddress: local.address,
-          localPort: local.port,
-          server,
-        };
         const index = i;
-        const p: void | Promise<void> = current().answer(msg, origin, (reply) => {
+        requests.answer(msg, address, port, (reply) => {
           if (open && seq === batchSeq && replies < batchSize && reply.length <= slot) {
             out.set(reply, replies * slot);
             const o = replies * OUT_META;
@@ -215,10 +237,6 @@ function serveBatched(
             sock.sendOne(reply, address, port);
           }
         });
-        if (p) {
-          inFlight++;
-          void p.then(settled);
-        }
       }
     } finally {
       open = false;
@@ -244,11 +262,10 @@ function serveBatched(
 
   return {
     async stopReceiving() {
-      draining = true;
-      lastMessage = Date.now();
+      requests.startDraining();
       return portLocked && (await connectToSelf(socket, local));
     },
-    busy: (quietMs) => inFlight > 0 || Date.now() - lastMessage < quietMs,
+    busy: requests.busy,
     // Nothing is held: replies went out as they came (see UdpServing).
     flush: () => false,
     close() {
@@ -266,32 +283,14 @@ function serveDgram(socket: dgram.Socket, server: string, current: () => Dispatc
   const local = socket.address();
   /** Replies held while the socket is connected to itself (shutdown); undefined while serving. */
   let held: Array<{ reply: Buffer; port: number; address: string }> | undefined;
-  let inFlight = 0;
-  let lastMessage = 0;
-  const settled = (): void => {
-    inFlight--;
-  };
+  const requests = udpRequests(local, server, current);
   socket.on('message', (msg, rinfo) => {
-    const origin: RequestOrigin = {
-      transport: 'udp',
-      remoteAddress: rinfo.address,
-      remotePort: rinfo.port,
-      localAddress: local.address,
-      localPort: local.port,
-      server,
-    };
-    if (held) lastMessage = Date.now();
-    // answer() never throws or rejects (it logs), and returns a promise only for an asynchronous
-    // answer. send() gets no callback: with one, Node schedules a process.nextTick per datagram to
-    // call it, and a failed UDP send has no one to tell anyway.
-    const p: void | Promise<void> = current().answer(msg, origin, (reply) => {
+    // send() gets no callback: with one, Node schedules a process.nextTick per datagram to call
+    // it, and a failed UDP send has no one to tell anyway.
+    requests.answer(msg, rinfo.address, rinfo.port, (reply) => {
       if (held) held.push({ reply, port: rinfo.port, address: rinfo.address });
       else socket.send(reply, rinfo.port, rinfo.address);
     });
-    if (p) {
-      inFlight++;
-      void p.then(settled);
-    }
   });
 
   const self = selfAddress(local);
@@ -300,11 +299,11 @@ function serveDgram(socket: dgram.Socket, server: string, current: () => Dispatc
   return {
     async stopReceiving() {
       held = [];
-      lastMessage = Date.now();
+      requests.startDraining();
       connected = portLocked && (await connectToSelf(socket, local));
       return connected;
     },
-    busy: (quietMs) => inFlight > 0 || Date.now() - lastMessage < quietMs,
+    busy: requests.busy,
     flush() {
       const out = held ?? [];
       if (out.length === 0) return false;
