@@ -166,7 +166,8 @@ interface Tuning {
 /** A watch line longer than this (the API server's objects are at most ~1.5 MB) ends the watch. */
 const MAX_LINE_CHARS = 16 * 1024 * 1024;
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
+/** An object or an array (what JSON.parse gives for anything but a scalar). */
+const isObjectLike = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;
 const toError = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 const is2xx = (res: http.IncomingMessage): boolean => (res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300;
 
@@ -208,7 +209,7 @@ async function apiError(res: http.IncomingMessage, what: string, timeoutMs: numb
   let st: Record<string, unknown> = {};
   try {
     const body: unknown = JSON.parse(await readBody(res, what, timeoutMs));
-    if (isObj(body)) st = body;
+    if (isObjectLike(body)) st = body;
   } catch {
     /* not a Status */
   }
@@ -375,13 +376,13 @@ class KindWatch {
         if (cont && err instanceof KubeApiError && err.statusCode === 410) throw new ContinueExpired(err.message);
         throw err;
       }
-      if (!isObj(page) || !Array.isArray(page.items)) throw new Error(`GET ${this.spec.path}: the list has no items array`);
+      if (!isObjectLike(page) || !Array.isArray(page.items)) throw new Error(`GET ${this.spec.path}: the list has no items array`);
       const items = page.items as unknown[];
       for (let i = 0; i < items.length; i++) {
         this.listed(items[i], seen);
         items[i] = null; // the API object is garbage as soon as it is converted
       }
-      const meta = isObj(page.metadata) ? page.metadata : {};
+      const meta = isObjectLike(page.metadata) ? page.metadata : {};
       // Every page is served at the first page's RV.
       if (resourceVersion === undefined && typeof meta.resourceVersion === 'string') resourceVersion = meta.resourceVersion;
       cont = typeof meta.continue === 'string' ? meta.continue : '';
@@ -522,11 +523,11 @@ class KindWatch {
 
   /** One watch event; 'relist' after a 410. Throws (ends the watch as a failure) on any other ERROR. */
   private event(ev: unknown): 'relist' | undefined {
-    const e = isObj(ev) ? ev : {};
+    const e = isObjectLike(ev) ? ev : {};
     const type = e.type;
     const obj = e.object;
     if (type === 'ERROR') {
-      const st = isObj(obj) ? obj : {};
+      const st = isObjectLike(obj) ? obj : {};
       const code = typeof st.code === 'number' ? st.code : 500;
       if (code === 410) return 'relist';
       throw new KubeApiError(code, String(st.reason ?? ''), `watch ${this.spec.path}: ERROR ${code} ${String(st.message ?? '')}`);
@@ -554,13 +555,13 @@ class KindWatch {
       if (id && this.known.delete(id.key)) this.deliverDelete(id.namespace, id.name);
     }
     // Every event moves the RV on, bookmarks and objects of other namespaces included.
-    const meta = isObj(obj) && isObj(obj.metadata) ? obj.metadata : undefined;
+    const meta = isObjectLike(obj) && isObjectLike(obj.metadata) ? obj.metadata : undefined;
     if (meta && typeof meta.resourceVersion === 'string' && meta.resourceVersion !== '') this.rv = meta.resourceVersion;
     return undefined;
   }
 
   private identify(o: unknown): Id | null {
-    const meta = isObj(o) && isObj(o.metadata) ? o.metadata : undefined;
+    const meta = isObjectLike(o) && isObjectLike(o.metadata) ? o.metadata : undefined;
     const name = meta && typeof meta.name === 'string' ? meta.name : '';
     if (!name) return null;
     const namespace = this.kind === 'Namespace' ? '' : typeof meta?.namespace === 'string' ? meta.namespace : '';

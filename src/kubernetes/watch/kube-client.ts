@@ -28,6 +28,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { KubeConfig as LibraryKubeConfig } from '@kubernetes/client-node';
+import { isObj, nonEmptyString as str } from './json-shape.js';
 import { yaml } from './lazy-yaml.js';
 import { ClusterDnsError, ErrorCodes } from '../../errors.js';
 
@@ -197,8 +198,6 @@ export class LibraryAuth {
 // ---- resolving a connection --------------------------------------------------------------------
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 /** `clusters`, `users` or `contexts`: name → the inner mapping (cluster/user/context). */
 function section(doc: Obj, key: 'clusters' | 'users' | 'contexts', inner: string, file: string): Map<string, Obj> {
@@ -376,7 +375,9 @@ export interface RequestOptions {
 /**
  * GET requests to one API server. Keeps its connections alive between requests (list pages, the
  * watch after a list) and retries once, at once, a request that found its reused connection closed
- * by the server. close() ends the idle ones.
+ * by the server. close() ends the idle ones. Not for `client-node` auth (exec, auth-provider,
+ * proxy-url): the library builds each request's options and agent, so each gets a connection of
+ * its own.
  */
 export class KubeClient {
   private readonly agent: http.Agent;

@@ -12,6 +12,7 @@ import type { Node as YamlNode } from 'yaml';
 import { yaml } from './lazy-yaml.js';
 import { ConfigError, ErrorCodes } from '../../errors.js';
 import type { ObjectSink, SlimEndpointSlice, SlimNamespace, SlimPod, SlimService } from '../objects.js';
+import { isObj } from './json-shape.js';
 import { toSlimEndpointSlice, toSlimNamespace, toSlimPod, toSlimService } from './slim.js';
 
 export interface ParsedObjects {
@@ -23,7 +24,6 @@ export interface ParsedObjects {
   skipped: number;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** A document of the file and where its items start, for error messages. */
 interface Doc {
