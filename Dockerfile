@@ -2,17 +2,21 @@
 #
 #   docker build -t clusterdns:0.1.0 .
 #
-# Base image: the official Node.js image, Debian 12 "slim" variant, for every
-# stage, pinned to a Node patch release. Release builds should pin the digest
-# as well, resolved at release time (nothing here can look digests up):
-#   docker build --build-arg NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest> .
+# Base images: the official Node.js image, Debian 12 "slim" variant, for the
+# build stages, pinned to a Node patch release; the runtime stage is the same
+# Debian slim with that image's node binary copied in. Release builds should pin
+# the digests as well, resolved at release time (nothing here can look them up):
+#   docker build --build-arg NODE_IMAGE=node:20.20.2-bookworm-slim@sha256:<digest> \
+#     --build-arg DEBIAN_IMAGE=debian:12.15-slim@sha256:<digest> .
 # Why not gcr.io/distroless/nodejs20-debian12:nonroot: distroless publishes only
 # moving tags (`nonroot`, `latest`), so it can be pinned by digest alone, and
-# its Node release drifts from the one we build and test with. The same image
-# in every stage gives the exact Node/glibc we build with, and we strip npm,
-# corepack, yarn and setuid bits from the runtime stage to get close to
-# distroless's attack surface. See deploy/README.md.
+# its Node release drifts from the one we build and test with. Taking node from
+# the image we build with gives the exact Node we test with; the runtime stage
+# has no npm, corepack or yarn and no setuid bits, close to distroless's attack
+# surface. See deploy/README.md.
 ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# The runtime stage's base: the Debian release the Node image is built on.
+ARG DEBIAN_IMAGE=debian:12.15-slim
 
 # ---- build: the native UDP addon and dist/ -----------------------------------
 FROM ${NODE_IMAGE} AS build
@@ -47,17 +51,26 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime ------------------------------------------------------------------
-FROM ${NODE_IMAGE} AS runtime
-# Nothing at run time needs npm/corepack/yarn; setuid/setgid bits are useless
-# to a non-root process (and blocked by allowPrivilegeEscalation: false
-# anyway). 65532 is the "nonroot" uid of distroless and of the CoreDNS image,
-# and the runAsUser of deploy/deployment.yaml.
-RUN rm -rf /usr/local/lib/node_modules /usr/local/bin/npm /usr/local/bin/npx \
-        /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-* \
- && find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
+# Debian slim plus the one node binary, taken from the Node image it was
+# released in. The Node image is that same Debian with Node under /usr/local;
+# node itself needs only libc, libstdc++ and libgcc_s, which slim has. This
+# stage has neither npm, corepack nor yarn (nothing at run time needs them).
+FROM ${DEBIAN_IMAGE} AS runtime
+# setuid/setgid bits are useless to a non-root process (and blocked by
+# allowPrivilegeEscalation: false anyway). 65532 is the "nonroot" uid of
+# distroless and of the CoreDNS image, and the runAsUser of
+# deploy/deployment.yaml.
+RUN find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
  && groupadd --system --gid 65532 nonroot \
  && useradd --system --uid 65532 --gid 65532 --no-create-home \
         --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
+# The node binary belongs to the server's user: Linux pages out (MADV_PAGEOUT)
+# the clean pages of a file only for a process that owns it or may write it,
+# and once ready the server gives back the ~20 MB of its binary that only
+# start-up reads (src/server/page-out.ts: a settled 10k-object server 66 -> 36
+# MB RSS). It still cannot change the file: the pod's root filesystem is
+# read-only. Copied into a fresh base, so the image holds one copy of it.
+COPY --from=build --chown=65532:65532 /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json is needed at run time: its "type": "module" makes dist/*.js ESM.
@@ -66,8 +79,8 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Where src/server/udp-batch.ts looks for it: ../../build/Release from dist/server.
 COPY --from=build /app/build/Release/udp_batch.node ./build/Release/udp_batch.node
-# Files stay root-owned and read-only to the server; the pod also runs with
-# readOnlyRootFilesystem. Numeric USER so kubelet can verify runAsNonRoot.
+# The application's files stay root-owned and read-only to the server; the pod
+# also runs with readOnlyRootFilesystem. Numeric USER so kubelet can verify runAsNonRoot.
 USER 65532:65532
 # Relative paths in a Corefile resolve against the working directory; CoreDNS's
 # image runs in /, so do we.

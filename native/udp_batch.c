@@ -41,7 +41,7 @@
 #include <unistd.h>
 
 /* Bumped when the JS-visible layout or API changes: the loader refuses a stale build. */
-#define ABI_VERSION 2
+#define ABI_VERSION 3
 #define IN_META 8
 #define OUT_META 2
 #define FLAG_TRUNCATED 1
@@ -870,15 +870,16 @@ fail : {
 }
 }
 
-/* native/malloc_trim.c, built into the same addon. */
+/* native/malloc_trim.c and native/page_out.c, built into the same addon. */
 int register_malloc_trim(napi_env env, napi_value exports);
+int register_page_out(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_value fn;
   if (napi_create_function(env, "open", NAPI_AUTO_LENGTH, js_open, NULL, &fn) != napi_ok ||
       napi_set_named_property(env, exports, "open", fn) != napi_ok || !set_u32(env, exports, "abi", ABI_VERSION) ||
       !set_u32(env, exports, "inMeta", IN_META) || !set_u32(env, exports, "outMeta", OUT_META) ||
-      !register_malloc_trim(env, exports))
+      !register_malloc_trim(env, exports) || !register_page_out(env, exports))
     return NULL;
   return exports;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Builds the native addon (native/udp_batch.c, batched UDP, and native/malloc_trim.c →
+// Builds the native addon (native/udp_batch.c, batched UDP, native/malloc_trim.c and native/page_out.c →
 // build/Release/udp_batch.node) with node-gyp.
 // Run by `npm ci` (package.json "install"; an explicit install script also stops npm's implicit
 // `node-gyp rebuild`) and by `npm run build`. It never fails the install: without a compiler, on
@@ -17,7 +17,7 @@ import path from 'node:path';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 const output = path.join(root, 'build', 'Release', 'udp_batch.node');
-const inputs = ['native/udp_batch.c', 'native/malloc_trim.c', 'binding.gyp', 'scripts/build-native.mjs'].map((f) => path.join(root, f));
+const inputs = ['native/udp_batch.c', 'native/malloc_trim.c', 'native/page_out.c', 'binding.gyp', 'scripts/build-native.mjs'].map((f) => path.join(root, f));
 
 function skip(reason, details = '') {
   process.stderr.write(`warning: clusterdns: native UDP batching not built: ${reason}. ` +

@@ -17,6 +17,7 @@ import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 import { applyHeapGrowth } from './server/heap-growth.js';
 import { startMallocTrim } from './server/malloc-trim.js';
+import { pageOutWhenReady } from './server/page-out.js';
 
 interface CliOptions {
   conf: string;
@@ -148,6 +149,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   started = true;
+  pageOutWhenReady({ isReady: () => supervisor.notReady().length === 0, logger });
   if (link) link.started(startLines);
   else if (!opts.quiet) process.stdout.write(banner);
 

@@ -923,6 +923,24 @@ test('Dockerfile: runs as a non-root user', () => {
   }
 });
 
+test('Dockerfile: the runtime node is the build image\'s, on PATH, and owned by the server user (so page-out can drop its start-up pages)', () => {
+  const nodeOp = copyOps(finalStage).find((op) => op.sources.some((s) => /(^|\/)bin\/node$/.test(s)));
+  if (!nodeOp) {
+    // A runtime stage FROM the Node image itself: node is there, root-owned, and page-out cannot drop its pages.
+    assert.match(finalStage.base, /^(\$\{NODE_IMAGE\}|node:)/, 'the runtime stage has a node binary');
+    return;
+  }
+  assert.ok(nodeOp.from, 'node comes from a build stage, never from the context');
+  const src = stageByRef(nodeOp.from)!;
+  assert.ok(src && src.index < finalStage.index, `COPY --from=${nodeOp.from}: no earlier stage`);
+  assert.equal(src.base, dockerfile.stages.find((st) => copyOps(finalStage).some((op) => op.from === (st.name ?? String(st.index)) && op.sources.some((x) => /\/dist\/?$/.test(x))))!.base,
+    'node comes from the same image that built dist/ (the Node release the code is built and tested with)');
+  assert.equal(landingPath(nodeOp, nodeOp.sources[0]!, false), '/usr/local/bin/node', 'node lands on the default PATH, where ENTRYPOINT finds it');
+  const user = lastInstr(finalStage, 'USER')?.args[0]?.split(':')[0];
+  assert.equal(nodeOp.ins.flags.chown?.split(':')[0], user, 'node is owned by the USER the server runs as: Linux pages out a file\'s pages only for its owner or a writer');
+  assert.equal(container.securityContext?.readOnlyRootFilesystem, true, 'and the server cannot change it: read-only root filesystem');
+});
+
 test('Dockerfile: EXPOSE lists DNS, metrics, health and ready ports', () => {
   const exposed = new Set(
     finalStage.instructions

@@ -89,6 +89,11 @@ export class Supervisor {
     };
   }
 
+  /** What the serving configuration still waits for (empty: ready), as /ready reports it. */
+  notReady(): string[] {
+    return this.services.notReady();
+  }
+
   /** Port actually bound for a configured port (tests configure port 0). */
   boundPort(configured: number): number | undefined {
     return this.listeners.get(configured)?.port;

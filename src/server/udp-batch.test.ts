@@ -102,7 +102,7 @@ describe('udp-batch loader', () => {
 
   it('gives the socket back to dgram when the addon cannot take it', async () => {
     const socket = await bound('udp4', '127.0.0.1');
-    const failing = { abi: 2, inMeta: IN_META, outMeta: OUT_META, open: () => { throw new Error('no'); }, mallocTrim: () => false };
+    const failing = { abi: 3, inMeta: IN_META, outMeta: OUT_META, open: () => { throw new Error('no'); }, mallocTrim: () => false, pageOut: () => 0 };
     assert.throws(() => adoptDgram(failing, socket, () => undefined), /no/);
     const got: string[] = [];
     socket.on('message', (m) => got.push(m.toString()));

@@ -20,7 +20,7 @@ export const FLAG_TRUNCATED = 1;
 /** inMeta flag: a link-local IPv6 source whose text carries its interface ("fe80::1%eth0"). */
 export const FLAG_SCOPED = 2;
 /** The addon's ABI_VERSION this file is written for. */
-const ABI = 2;
+const ABI = 3;
 
 export interface BatchStats {
   received: number;
@@ -67,6 +67,8 @@ export interface UdpBatchAddon {
   open(fd: number, options: { batch?: number; slot?: number }, onBatch: (n: number) => void): BatchSocket;
   /** native/malloc_trim.c, built into the same addon (ABI 2): glibc's malloc_trim(0); true when memory was released. */
   mallocTrim(): boolean;
+  /** native/page_out.c (ABI 3): madvise(MADV_PAGEOUT) on [start, start + length); 0 or the errno. */
+  pageOut(start: number, length: number): number;
 }
 
 export type Availability =
@@ -87,7 +89,7 @@ export function loadAddon(file: string): Availability {
     const reason = e.code === 'MODULE_NOT_FOUND' ? `${file} is not built (npm run build)` : `${file} does not load: ${e.message}`;
     return { ok: false, disabled: false, reason };
   }
-  if (addon.abi !== ABI || addon.inMeta !== IN_META || addon.outMeta !== OUT_META || typeof addon.open !== 'function' || typeof addon.mallocTrim !== 'function') {
+  if (addon.abi !== ABI || addon.inMeta !== IN_META || addon.outMeta !== OUT_META || typeof addon.open !== 'function' || typeof addon.mallocTrim !== 'function' || typeof addon.pageOut !== 'function') {
     return { ok: false, disabled: false, reason: `${file} is a stale build (abi ${String(addon.abi)}, expected ${ABI}): npm run build` };
   }
   return { ok: true, addon };
@@ -95,7 +97,7 @@ export function loadAddon(file: string): Availability {
 
 let cached: Availability | undefined;
 
-/** The addon, whatever CLUSTERDNS_UDP_BATCH says (malloc-trim.ts uses it too). Loaded once per process. */
+/** The addon, whatever CLUSTERDNS_UDP_BATCH says (malloc-trim.ts and page-out.ts use it too). Loaded once per process. */
 export function nativeAddon(): Availability {
   cached ??= loadAddon(ADDON_PATH);
   return cached;

@@ -31,6 +31,8 @@ export interface StartOptions {
   /** Resolve as soon as the process starts, without waiting for the banner. */
   noWait?: boolean;
   timeoutMs?: number;
+  /** The node binary to run (default: the one running the tests). */
+  node?: string;
 }
 
 export async function startServer(corefileText: string, opts: StartOptions = {}): Promise<ServerProcess> {
@@ -41,7 +43,7 @@ export async function startServer(corefileText: string, opts: StartOptions = {})
     fs.mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
     fs.writeFileSync(path.join(dir, name), content);
   }
-  const proc = spawn(process.execPath, [CLI, '-conf', corefile, ...(opts.args ?? [])], {
+  const proc = spawn(opts.node ?? process.execPath, [CLI, '-conf', corefile, ...(opts.args ?? [])], {
     cwd: dir,
     // The servers under test always log at info: tests assert on their log lines.
     env: { ...process.env, CLUSTERDNS_LOG_LEVEL: 'info', ...opts.env },
