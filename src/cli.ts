@@ -16,6 +16,7 @@ import { PLUGIN_ORDER } from './plugin/order.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 import { applyHeapGrowth } from './server/heap-growth.js';
+import { startHeapCompaction } from './server/heap-compaction.js';
 import { startMallocTrim } from './server/malloc-trim.js';
 import { pageOutWhenReady } from './server/page-out.js';
 
@@ -93,6 +94,7 @@ async function main(): Promise<void> {
   }
   try {
     applyHeapGrowth();
+    startHeapCompaction();
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);

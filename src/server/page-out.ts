@@ -85,7 +85,7 @@ export interface PageOutSchedule {
 }
 
 /**
- * Checks every pollMs (1 s) whether the server is ready and pages out once when it is; returns a
+ * Checks every pollMs (250 ms) whether the server is ready and pages out once when it is; returns a
  * function that cancels a page-out still waiting. The timer keeps no process alive.
  */
 export function pageOutWhenReady(o: PageOutSchedule): () => void {
@@ -106,7 +106,7 @@ export function pageOutWhenReady(o: PageOutSchedule): () => void {
     } catch (err) {
       o.logger.warn({ err }, 'paging out start-up code failed');
     }
-  }, o.pollMs ?? 1000);
+  }, o.pollMs ?? 250);
   timer.unref();
   return () => clearInterval(timer);
 }
