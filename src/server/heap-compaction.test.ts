@@ -1,54 +1,69 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { compactBelowBytes, startHeapCompaction } from './heap-compaction.js';
+import { CompactionPolicy, compactBelowBytes, startHeapCompaction, type HeapSample } from './heap-compaction.js';
+
+const MB = 1024 * 1024;
 
 test('compactBelowBytes: 48 MB by default, the variable in MB, 0 for never, malformed refused', () => {
-  assert.equal(compactBelowBytes({}), 48 * 1024 * 1024);
-  assert.equal(compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '100' }), 100 * 1024 * 1024);
+  assert.equal(compactBelowBytes({}), 48 * MB);
+  assert.equal(compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '100' }), 100 * MB);
   assert.equal(compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }), 0);
   for (const bad of ['-1', '1.5', 'lots', '999999']) assert.throws(() => compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: bad }), /CLUSTERDNS_COMPACT_HEAP_BELOW_MB/);
 });
 
-test('startHeapCompaction: on while the heap is small, off once it grows past the bound, and back', async () => {
-  let used = 10 << 20;
-  const flags: string[] = [];
-  const stop = startHeapCompaction({}, 5, { heapUsed: () => used, setFlags: (f) => flags.push(f) });
-  assert.deepEqual(flags, ['--compact-on-every-full-gc'], 'set at once');
-  await new Promise((r) => setTimeout(r, 30));
-  assert.equal(flags.length, 1, 'set again only when it changes');
-  used = 200 << 20;
-  await new Promise((r) => setTimeout(r, 30));
-  used = 20 << 20;
-  await new Promise((r) => setTimeout(r, 30));
-  stop();
-  assert.deepEqual(flags, ['--compact-on-every-full-gc', '--no-compact-on-every-full-gc', '--compact-on-every-full-gc']);
-  const none: string[] = [];
-  startHeapCompaction({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }, 5, { heapUsed: () => 0, setFlags: (f) => none.push(f) })();
-  assert.deepEqual(none, []);
+test('CompactionPolicy: once the old generation has settled with enough free pages, at most once a minute, only for a small heap', () => {
+  const sample = (oldUsed: number, oldCommitted: number, heapUsed = oldUsed + 5 * MB): HeapSample => ({ heapUsed, oldUsed, oldCommitted });
+  const p = new CompactionPolicy(48 * MB);
+  let t = 0;
+  const feed = (s: HeapSample, n: number): boolean[] => Array.from({ length: n }, () => p.due(s, (t += 1000)));
+  // Growing (the memo filling): never, however fragmented.
+  assert.deepEqual([10, 12, 14, 16, 18, 19].map((u) => p.due(sample(u * MB, 25 * MB), (t += 1000))), [false, false, false, false, false, false]);
+  // Settled at 19 of 25 MB: due once the last 5 samples agree, then not again within a minute.
+  const settled = feed(sample(19 * MB, 25 * MB), 70);
+  assert.equal(settled.indexOf(true), 3, 'due on the 5th settled sample (the first 19 MB sample counted)');
+  assert.equal(settled.filter(Boolean).length, 2, 'again only after 60 s');
+  assert.equal(settled.lastIndexOf(true), 3 + 60);
+  // Too little free: 2 MB, or 4 MB of 40 (10%).
+  const q = new CompactionPolicy(48 * MB);
+  assert.ok(Array.from({ length: 10 }, (_, i) => q.due(sample(19 * MB, 21 * MB), i * 1000)).every((d) => !d));
+  assert.ok(Array.from({ length: 10 }, (_, i) => q.due(sample(36 * MB, 40 * MB), i * 1000)).every((d) => !d));
+  // A large heap: never.
+  const r = new CompactionPolicy(48 * MB);
+  assert.ok(Array.from({ length: 10 }, (_, i) => r.due(sample(140 * MB, 180 * MB, 150 * MB), i * 1000)).every((d) => !d));
 });
 
-test('the flag gives back the pages that garbage left half empty (V8, two child processes)', () => {
+test('startHeapCompaction: compacts when due; off with CLUSTERDNS_COMPACT_HEAP_BELOW_MB=0', async () => {
+  let compactions = 0;
+  let now = 0;
+  const hooks = { sample: () => ({ heapUsed: 20 * MB, oldUsed: 15 * MB, oldCommitted: 24 * MB }), compact: () => compactions++, now: () => (now += 1000) };
+  const stop = startHeapCompaction({}, 2, hooks);
+  await new Promise((r) => setTimeout(r, 60));
+  stop();
+  assert.equal(compactions, 1, 'once: the next is a minute of samples away');
+  startHeapCompaction({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }, 2, { ...hooks, compact: () => assert.fail('compacted') });
+  await new Promise((r) => setTimeout(r, 30));
+});
+
+test('compactNow gives back the pages that garbage left half empty (a child process, real V8)', () => {
   // 300k small objects promoted to the old generation, then every other one dropped: each page is
-  // left half full. V8's own choice keeps the pages; a whole compaction moves the live half together.
-  const script = `const v8 = require('node:v8');
-    if (process.argv[1] === 'on') v8.setFlagsFromString('--compact-on-every-full-gc');
+  // left half full. A full collection by V8's choice keeps the pages; compactNow moves the live half together.
+  const module = new URL('./heap-compaction.ts', import.meta.url).pathname;
+  const script = `const v8 = await import('node:v8'); const vm = await import('node:vm'); const m = await import(${JSON.stringify(module)});
+    v8.setFlagsFromString('--expose-gc'); const gc = vm.runInNewContext('gc');
     const keep = []; for (let i = 0; i < 300000; i++) keep.push({ a: i, b: 'x' + i });
     gc(); gc();
     for (let i = 0; i < keep.length; i += 2) keep[i] = null;
-    gc();
-    const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
-    console.log(old.space_used_size, old.space_size);`;
-  const oldSpace = (mode: string): { used: number; committed: number } => {
-    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script, mode], { encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stderr);
-    const [used, committed] = r.stdout.trim().split(' ').map((n) => Number(n) / (1 << 20)) as [number, number];
-    return { used, committed };
-  };
-  const off = oldSpace('off');
-  const on = oldSpace('on');
-  // Here: 11.8 MB live in 23.7 MB of pages by V8's choice, 11.7 MB in 12.5 MB compacting.
-  const show = `old generation used/committed: V8's choice ${off.used.toFixed(1)}/${off.committed.toFixed(1)} MB, compacting ${on.used.toFixed(1)}/${on.committed.toFixed(1)} MB`;
-  assert.ok(off.committed > off.used * 1.5, show);
-  assert.ok(on.committed < on.used * 1.25, show);
+    const old = () => { const s = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'old_space'); return [s.space_used_size, s.space_size]; };
+    gc(); const before = old();
+    m.compactNow(); const after = old();
+    console.log(JSON.stringify({ before, after, kept: keep.length }));`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const { before, after } = JSON.parse(r.stdout) as { before: [number, number]; after: [number, number] };
+  const show = `old generation used/committed MB: after a plain full GC ${(before[0] / MB).toFixed(1)}/${(before[1] / MB).toFixed(1)}, after compactNow ${(after[0] / MB).toFixed(1)}/${(after[1] / MB).toFixed(1)}`;
+  // Here: ~11.8/23.7 MB, then ~11.7/12.5 MB.
+  assert.ok(before[1] > before[0] * 1.5, show);
+  assert.ok(after[1] < after[0] * 1.25, show);
+  assert.ok(after[1] < before[1] * 0.7, show);
 });

@@ -1,61 +1,118 @@
 /**
- * While V8's heap is small, every full collection compacts the whole old generation
- * (--compact-on-every-full-gc), so the old generation gives back the pages that garbage left
- * half empty.
+ * Compacts V8's old generation once it has settled with many of its pages half empty: one full
+ * collection with --compact-on-every-full-gc set for it alone, at most once a minute, and only
+ * while the heap is small.
  *
- * Why: V8 compacts only the most fragmented pages, within a budget. At 10k objects the answer
- * memo fills in the first seconds of load, its entries promoted among that moment's garbage, and
- * the old generation kept 25 MB of pages for 19 MB of live objects from then on: RSS under load
- * 63.5-65 MB. With whole compaction it keeps 20 MB (RSS under load 59-62 MB), for full pauses of
- * 15-19 ms instead of ~4 ms. Under steady load full collections are rare: nothing reaches the old
- * generation once the memo is full (the prometheus plugin no longer observes every GC; see its
- * metrics.ts).
+ * Why: V8 compacts only the most fragmented pages, within a budget, and only when it collects
+ * anyway. At 10k objects the answer memo fills in the first seconds of load, its entries promoted
+ * among that moment's garbage, and the old generation then kept 25 MB of pages for 19 MB of live
+ * objects for as long as the load lasted (no full collection comes: nothing else reaches the old
+ * generation under steady load). One whole compaction brings it to 20 MB (RSS under load ~5 MB
+ * less) for one 15-19 ms pause.
  *
- * A compaction copies every live object, so its pause and the memory it needs meanwhile grow with
- * the heap: above CLUSTERDNS_COMPACT_HEAP_BELOW_MB (default 48 MB of used heap, ~20k objects) V8's
- * own choice is left alone. The heap is checked once a second (the flag is read at every full
- * collection); 0 turns it off.
+ * Not on every full collection: under 200 EndpointSlice changes a second the store's churn brings a
+ * full collection every few seconds, and compacting each one took the watch → answer p99 under
+ * load from 7-9 ms to 24 ms. Hence: only when the old generation's used size has stayed within
+ * 1 MB for 5 s (the memo is full, no churn to speak of), at least 4 MB and 15% of its pages are
+ * free, and a minute has passed since the last one. A compaction copies every live object, so its
+ * pause and the memory it needs meanwhile grow with the heap: above CLUSTERDNS_COMPACT_HEAP_BELOW_MB
+ * (default 48 MB of used heap, ~20k objects) V8's own choice is left alone; 0 turns it off.
  */
 import v8 from 'node:v8';
+import vm from 'node:vm';
 
 export const COMPACT_BELOW_ENV = 'CLUSTERDNS_COMPACT_HEAP_BELOW_MB';
 export const DEFAULT_COMPACT_BELOW_MB = 48;
 export const CHECK_INTERVAL_MS = 1000;
+const MB = 1024 * 1024;
+/** Checks in a row (one a second) over which the old generation's used size may move < 1 MB. */
+const SETTLED_CHECKS = 5;
+const MIN_FREE_BYTES = 4 * MB;
+const MIN_FREE_SHARE = 0.15;
+const MIN_SPACING_MS = 60_000;
 
-/** The used-heap bound in bytes below which to compact fully; 0: never. Throws on a malformed variable. */
+/** The used-heap bound in bytes below which to compact; 0: never. Throws on a malformed variable. */
 export function compactBelowBytes(env: NodeJS.ProcessEnv): number {
   const raw = env[COMPACT_BELOW_ENV];
-  if (raw === undefined || raw === '') return DEFAULT_COMPACT_BELOW_MB * 1024 * 1024;
+  if (raw === undefined || raw === '') return DEFAULT_COMPACT_BELOW_MB * MB;
   if (!/^\d{1,5}$/.test(raw)) throw new Error(`${COMPACT_BELOW_ENV}=${JSON.stringify(raw)}: expected 0 (never) or a heap size in MB`);
-  return Number(raw) * 1024 * 1024;
+  return Number(raw) * MB;
+}
+
+export interface HeapSample {
+  /** Whole heap, used bytes. */
+  heapUsed: number;
+  /** The old generation: bytes used (live and not yet collected) and bytes of pages it holds. */
+  oldUsed: number;
+  oldCommitted: number;
 }
 
 export interface HeapCompactionHooks {
-  heapUsed(): number;
-  setFlags(flags: string): void;
+  sample(): HeapSample;
+  compact(): void;
+  now(): number;
 }
 
-const v8Hooks: HeapCompactionHooks = {
-  heapUsed: () => v8.getHeapStatistics().used_heap_size,
-  setFlags: (flags) => v8.setFlagsFromString(flags),
-};
+function sampleV8(): HeapSample {
+  const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
+  return { heapUsed: v8.getHeapStatistics().used_heap_size, oldUsed: old?.space_used_size ?? 0, oldCommitted: old?.space_size ?? 0 };
+}
+
+let gcFunction: (() => void) | undefined;
 
 /**
- * Sets the flag now and follows the heap's size every intervalMs (the timer keeps nothing alive);
- * returns a stop function. Throws on a malformed CLUSTERDNS_COMPACT_HEAP_BELOW_MB.
+ * One full collection that compacts the whole old generation. `gc` is taken from a fresh context
+ * after --expose-gc is set, so the process's own global never gets one.
  */
-export function startHeapCompaction(env: NodeJS.ProcessEnv = process.env, intervalMs = CHECK_INTERVAL_MS, hooks: HeapCompactionHooks = v8Hooks): () => void {
+export function compactNow(): void {
+  if (!gcFunction) {
+    v8.setFlagsFromString('--expose-gc');
+    gcFunction = vm.runInNewContext('gc') as () => void;
+  }
+  v8.setFlagsFromString('--compact-on-every-full-gc');
+  try {
+    gcFunction();
+  } finally {
+    v8.setFlagsFromString('--no-compact-on-every-full-gc');
+  }
+}
+
+/** Decides, one sample at a time, when a compaction pays (the rules in the module comment). */
+export class CompactionPolicy {
+  private readonly recent: number[] = [];
+  private last = -Infinity;
+
+  constructor(private readonly belowBytes: number) {}
+
+  /** True when this sample calls for a compaction now (the caller then compacts). */
+  due(s: HeapSample, now: number): boolean {
+    this.recent.push(s.oldUsed);
+    if (this.recent.length > SETTLED_CHECKS) this.recent.shift();
+    if (s.heapUsed >= this.belowBytes || this.recent.length < SETTLED_CHECKS) return false;
+    if (Math.max(...this.recent) - Math.min(...this.recent) >= MB) return false;
+    const free = s.oldCommitted - s.oldUsed;
+    if (free < MIN_FREE_BYTES || free < s.oldCommitted * MIN_FREE_SHARE || now - this.last < MIN_SPACING_MS) return false;
+    this.last = now;
+    this.recent.length = 0;
+    return true;
+  }
+}
+
+/**
+ * Samples the heap every intervalMs and compacts when the policy says so (the timer keeps nothing
+ * alive); returns a stop function. Throws on a malformed CLUSTERDNS_COMPACT_HEAP_BELOW_MB.
+ */
+export function startHeapCompaction(
+  env: NodeJS.ProcessEnv = process.env,
+  intervalMs = CHECK_INTERVAL_MS,
+  hooks: HeapCompactionHooks = { sample: sampleV8, compact: compactNow, now: () => performance.now() },
+): () => void {
   const below = compactBelowBytes(env);
   if (below === 0) return () => undefined;
-  let on: boolean | undefined;
-  const check = (): void => {
-    const want = hooks.heapUsed() < below;
-    if (want === on) return;
-    hooks.setFlags(want ? '--compact-on-every-full-gc' : '--no-compact-on-every-full-gc');
-    on = want;
-  };
-  check();
-  const timer = setInterval(check, intervalMs);
+  const policy = new CompactionPolicy(below);
+  const timer = setInterval(() => {
+    if (policy.due(hooks.sample(), hooks.now())) hooks.compact();
+  }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
 }
