@@ -16,7 +16,7 @@ import { PLUGIN_ORDER } from './plugin/order.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 import { applyHeapGrowth } from './server/heap-growth.js';
-import { startHeapCompaction } from './server/heap-compaction.js';
+import { compactBelowBytes, compactNow, sampleV8, startHeapCompaction } from './server/heap-compaction.js';
 import { startMallocTrim } from './server/malloc-trim.js';
 import { pageOutWhenReady } from './server/page-out.js';
 
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   }
   try {
     applyHeapGrowth();
-    startHeapCompaction();
+    compactBelowBytes(process.env);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
@@ -151,7 +151,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   started = true;
-  pageOutWhenReady({ isReady: () => supervisor.notReady().length === 0, logger });
+  const pageOut = pageOutWhenReady({ isReady: () => supervisor.notReady().length === 0, logger });
+  // The old generation settling under load (the heap compaction's cue) also means warm-up is over.
+  startHeapCompaction(process.env, undefined, {
+    sample: sampleV8,
+    compact: () => {
+      compactNow();
+      pageOut.afterWarmUp();
+    },
+    now: () => performance.now(),
+  });
   if (link) link.started(startLines);
   else if (!opts.quiet) process.stdout.write(banner);
 

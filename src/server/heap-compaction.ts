@@ -53,7 +53,7 @@ export interface HeapCompactionHooks {
   now(): number;
 }
 
-function sampleV8(): HeapSample {
+export function sampleV8(): HeapSample {
   const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
   return { heapUsed: v8.getHeapStatistics().used_heap_size, oldUsed: old?.space_used_size ?? 0, oldCommitted: old?.space_size ?? 0 };
 }

@@ -2,8 +2,10 @@
  * How far V8 lets the old generation grow past the live heap before its next full collection.
  *
  * V8 picks that factor itself, between 1.1 and 4, from how fast it collects: for this server's
- * heap — mostly a large record store that changes slowly, plus a steady trickle of promoted
- * memo entries under load — it chose ~1.45. At 200k objects (143 MB live) that let the heap reach
+ * heap — mostly a large record store that changes slowly, plus what the watch's churn and the
+ * answer memo promote — it chose ~1.45. (The figures below were measured while the prometheus
+ * plugin still observed every GC, whose entries were most of what reached the old generation under
+ * load; see plugins/prometheus/metrics.ts.) At 200k objects (143 MB live) that let the heap reach
  * ~210 MB before each full collection: RSS under load 285-313 MB against CoreDNS's sizing
  * formula of 264 MB. With 10% it stays at ~157 MB (RSS under load 251 MB) for a full collection
  * every ~2 s under 36k qps (10-17 ms pause, 35-55 ms of incremental marking steps). At 10k

@@ -66,7 +66,7 @@ test('pageOutFileMappings drops the start-up pages of a node binary only this pr
   }
 });
 
-test('pageOutWhenReady: once, after the server is ready; never with CLUSTERDNS_PAGE_OUT=0; cancellable', async () => {
+test('pageOutWhenReady: once after the server is ready, once more after warm-up; never with CLUSTERDNS_PAGE_OUT=0; cancellable', async () => {
   const logged: string[] = [];
   const logger = { debug: (_o: unknown, msg?: string) => logged.push(String(msg)), warn: (_o: unknown, msg?: string) => logged.push(`warn ${String(msg)}`) } as never;
   let ready = false;
@@ -74,9 +74,10 @@ test('pageOutWhenReady: once, after the server is ready; never with CLUSTERDNS_P
   const pageOut = (): number => (calls++, 0);
   const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-  pageOutWhenReady({ isReady: () => ready, logger, pollMs: 5, pageOut, env: {} });
+  const control = pageOutWhenReady({ isReady: () => ready, logger, pollMs: 5, pageOut, env: {} });
+  control.afterWarmUp();
   await wait(40);
-  assert.equal(calls, 0, 'nothing before ready');
+  assert.equal(calls, 0, 'nothing before ready, not even after warm-up');
   ready = true;
   await wait(40);
   const once = calls;
@@ -84,11 +85,16 @@ test('pageOutWhenReady: once, after the server is ready; never with CLUSTERDNS_P
   await wait(40);
   assert.equal(calls, once, 'and only once');
   assert.match(logged.join('\n'), /paged out start-up code: file-backed RSS \d+ → \d+ MB/);
+  control.afterWarmUp();
+  control.afterWarmUp();
+  assert.equal(calls, 2 * once, 'once more after warm-up, and only once');
+  assert.match(logged.join('\n'), /paged out warm-up code/);
 
   calls = 0;
   pageOutWhenReady({ isReady: () => true, logger, pollMs: 5, pageOut, env: { CLUSTERDNS_PAGE_OUT: '0' } });
-  const cancel = pageOutWhenReady({ isReady: () => ready, logger, pollMs: 50, pageOut, env: {} });
-  cancel();
+  const cancelled = pageOutWhenReady({ isReady: () => ready, logger, pollMs: 50, pageOut, env: {} });
+  cancelled.cancel();
+  cancelled.afterWarmUp();
   await wait(120);
   assert.equal(calls, 0, 'off with CLUSTERDNS_PAGE_OUT=0, and nothing after cancel');
 });

@@ -3,9 +3,12 @@
  * the other read-only files it maps) that start-up read: MADV_PAGEOUT through the native addon
  * (native/page_out.c, which says what it measured). Node reads ~34 MB of its own binary to start
  * (the V8 snapshot, the bootstrap, built-in modules); a serving process touches about half of that
- * again, and those pages come back on their first touch, once. Done once: a second page-out after
- * a load run gave back only ~2 MB more, and every page-out makes the query path fault its code
- * back in.
+ * again, and those pages come back on their first touch, once.
+ *
+ * Once more after warm-up (afterWarmUp(), which the heap compaction calls when the old generation
+ * has settled under load): the first seconds of load run V8's optimizing compiler, whose code a
+ * warmed-up server no longer needs: the binary's resident pages under load went from ~21 to ~17 MB.
+ * No more than that: every page-out makes the query path fault its code back in from the file.
  *
  * The kernel decides what actually goes: only clean pages of a file this process could open for
  * writing (the image gives the server user its node binary; deploy/README.md), and only pages no
@@ -84,29 +87,47 @@ export interface PageOutSchedule {
   pageOut?: (start: number, length: number) => number;
 }
 
+export interface PageOutControl {
+  /** Cancels a page-out still waiting for readiness. */
+  cancel(): void;
+  /** Pages out once more, if the first one ran and this was not called before. */
+  afterWarmUp(): void;
+}
+
 /**
- * Checks every pollMs (250 ms) whether the server is ready and pages out once when it is; returns a
- * function that cancels a page-out still waiting. The timer keeps no process alive.
+ * Checks every pollMs (250 ms) whether the server is ready and pages out once when it is. The
+ * timer keeps no process alive.
  */
-export function pageOutWhenReady(o: PageOutSchedule): () => void {
-  if ((o.env ?? process.env).CLUSTERDNS_PAGE_OUT === '0' || process.platform !== 'linux') return () => undefined;
+export function pageOutWhenReady(o: PageOutSchedule): PageOutControl {
+  const idle: PageOutControl = { cancel: () => undefined, afterWarmUp: () => undefined };
+  if ((o.env ?? process.env).CLUSTERDNS_PAGE_OUT === '0' || process.platform !== 'linux') return idle;
   let pageOut = o.pageOut;
   if (!pageOut) {
     const native = nativeAddon();
-    if (!native.ok) return () => undefined;
+    if (!native.ok) return idle;
     pageOut = (start, length) => native.addon.pageOut(start, length);
   }
   const advise = pageOut;
+  let done = 0;
+  const run = (what: string): void => {
+    done++;
+    try {
+      const r = pageOutFileMappings(advise);
+      o.logger.debug(r, `paged out ${what}: file-backed RSS ${Math.round(r.rssFileBeforeKb / 1024)} → ${Math.round(r.rssFileAfterKb / 1024)} MB`);
+    } catch (err) {
+      o.logger.warn({ err }, `paging out ${what} failed`);
+    }
+  };
   const timer = setInterval(() => {
     if (!o.isReady()) return;
     clearInterval(timer);
-    try {
-      const r = pageOutFileMappings(advise);
-      o.logger.debug(r, `paged out start-up code: file-backed RSS ${Math.round(r.rssFileBeforeKb / 1024)} → ${Math.round(r.rssFileAfterKb / 1024)} MB`);
-    } catch (err) {
-      o.logger.warn({ err }, 'paging out start-up code failed');
-    }
+    run('start-up code');
   }, o.pollMs ?? 250);
   timer.unref();
-  return () => clearInterval(timer);
+  return {
+    cancel: () => clearInterval(timer),
+    afterWarmUp: () => {
+      if (done === 1) run('warm-up code');
+    },
+  };
 }
