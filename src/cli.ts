@@ -16,7 +16,7 @@ import { PLUGIN_ORDER } from './plugin/order.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 import { applyHeapGrowth } from './server/heap-growth.js';
-import { compactBelowBytes, compactNow, sampleV8, startHeapCompaction } from './server/heap-compaction.js';
+import { compactBelowBytes, startHeapCompaction } from './server/heap-compaction.js';
 import { startMallocTrim } from './server/malloc-trim.js';
 import { pageOutWhenReady } from './server/page-out.js';
 
@@ -152,15 +152,8 @@ async function main(): Promise<void> {
   }
   started = true;
   const pageOut = pageOutWhenReady({ isReady: () => supervisor.notReady().length === 0, logger });
-  // The old generation settling under load (the heap compaction's cue) also means warm-up is over.
-  startHeapCompaction(process.env, undefined, {
-    sample: sampleV8,
-    compact: () => {
-      compactNow();
-      pageOut.afterWarmUp();
-    },
-    now: () => performance.now(),
-  });
+  // The heap's samples also tell when a warm-up is over: then the compiler's code is paged out too.
+  startHeapCompaction(process.env, undefined, undefined, { warmedUp: () => pageOut.afterWarmUp() });
   if (link) link.started(startLines);
   else if (!opts.quiet) process.stdout.write(banner);
 

@@ -14,11 +14,15 @@ test('compactBelowBytes: 48 MB by default, the variable in MB, 0 for never, malf
 
 test('CompactionPolicy: once the old generation has settled with enough free pages, at most once a minute, only for a small heap', () => {
   const sample = (oldUsed: number, oldCommitted: number, heapUsed = oldUsed + 5 * MB): HeapSample => ({ heapUsed, oldUsed, oldCommitted });
+  const step = (p: CompactionPolicy, s: HeapSample, now: number): boolean => {
+    p.observe(s);
+    return p.due(s, now);
+  };
   const p = new CompactionPolicy(48 * MB);
   let t = 0;
-  const feed = (s: HeapSample, n: number): boolean[] => Array.from({ length: n }, () => p.due(s, (t += 1000)));
+  const feed = (s: HeapSample, n: number): boolean[] => Array.from({ length: n }, () => step(p, s, (t += 1000)));
   // Growing (the memo filling): never, however fragmented.
-  assert.deepEqual([10, 12, 14, 16, 18, 19].map((u) => p.due(sample(u * MB, 25 * MB), (t += 1000))), [false, false, false, false, false, false]);
+  assert.deepEqual([10, 12, 14, 16, 18, 19].map((u) => step(p, sample(u * MB, 25 * MB), (t += 1000))), [false, false, false, false, false, false]);
   // Settled at 19 of 25 MB: due once the last 5 samples agree, then not again within a minute.
   const settled = feed(sample(19 * MB, 25 * MB), 70);
   assert.equal(settled.indexOf(true), 3, 'due on the 5th settled sample (the first 19 MB sample counted)');
@@ -26,23 +30,50 @@ test('CompactionPolicy: once the old generation has settled with enough free pag
   assert.equal(settled.lastIndexOf(true), 3 + 60);
   // Too little free: 2 MB, or 4 MB of 40 (10%).
   const q = new CompactionPolicy(48 * MB);
-  assert.ok(Array.from({ length: 10 }, (_, i) => q.due(sample(19 * MB, 21 * MB), i * 1000)).every((d) => !d));
-  assert.ok(Array.from({ length: 10 }, (_, i) => q.due(sample(36 * MB, 40 * MB), i * 1000)).every((d) => !d));
+  assert.ok(Array.from({ length: 10 }, (_, i) => step(q, sample(19 * MB, 21 * MB), i * 1000)).every((d) => !d));
+  assert.ok(Array.from({ length: 10 }, (_, i) => step(q, sample(36 * MB, 40 * MB), i * 1000)).every((d) => !d));
   // A large heap: never.
   const r = new CompactionPolicy(48 * MB);
-  assert.ok(Array.from({ length: 10 }, (_, i) => r.due(sample(140 * MB, 180 * MB, 150 * MB), i * 1000)).every((d) => !d));
+  assert.ok(Array.from({ length: 10 }, (_, i) => step(r, sample(140 * MB, 180 * MB, 150 * MB), i * 1000)).every((d) => !d));
 });
 
-test('startHeapCompaction: compacts when due; off with CLUSTERDNS_COMPACT_HEAP_BELOW_MB=0', async () => {
+test('CompactionPolicy.warmedUp: once, when the old generation has grown 2 MB over its smallest size and then settled', () => {
+  const p = new CompactionPolicy(48 * MB);
+  const at = (mb: number): boolean => {
+    p.observe({ heapUsed: 0, oldUsed: mb * MB, oldCommitted: 30 * MB });
+    return p.warmedUp();
+  };
+  // Start-up: the list's garbage collected (22 -> 14 MB), then idle: settled, but never grown.
+  assert.deepEqual([22, 22, 14, 14, 14, 14, 14, 14].map(at), Array(8).fill(false));
+  // Load: the memo fills (14 -> 19 MB), then stays: warm-up over on the 5th settled sample, once.
+  assert.deepEqual([15, 17, 19, 19, 19, 19, 19, 19, 19].map(at), [false, false, false, false, false, false, true, false, false]);
+  // A large heap warms up too (page-out does not depend on the compaction's size bound).
+  const big = new CompactionPolicy(48 * MB);
+  const seen = [100, 140, 140, 140, 140, 140].map((mb) => {
+    big.observe({ heapUsed: 200 * MB, oldUsed: mb * MB, oldCommitted: 180 * MB });
+    return big.warmedUp();
+  });
+  assert.deepEqual(seen, [false, false, false, false, false, true]);
+});
+
+test('startHeapCompaction: compacts when due and says when warm-up is over; compaction off with CLUSTERDNS_COMPACT_HEAP_BELOW_MB=0', async () => {
   let compactions = 0;
+  let warm = 0;
   let now = 0;
-  const hooks = { sample: () => ({ heapUsed: 20 * MB, oldUsed: 15 * MB, oldCommitted: 24 * MB }), compact: () => compactions++, now: () => (now += 1000) };
-  const stop = startHeapCompaction({}, 2, hooks);
-  await new Promise((r) => setTimeout(r, 60));
+  let n = 0;
+  // 10 MB at first, then 15 MB of 24 committed from the 3rd sample on.
+  const hooks = { sample: () => ({ heapUsed: 20 * MB, oldUsed: (n++ < 2 ? 10 : 15) * MB, oldCommitted: 24 * MB }), compact: () => compactions++, now: () => (now += 1000) };
+  const stop = startHeapCompaction({}, 2, hooks, { warmedUp: () => warm++ });
+  await new Promise((r) => setTimeout(r, 80));
   stop();
   assert.equal(compactions, 1, 'once: the next is a minute of samples away');
-  startHeapCompaction({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }, 2, { ...hooks, compact: () => assert.fail('compacted') });
-  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(warm, 1);
+  n = 0;
+  let warmOff = 0;
+  const stopOff = startHeapCompaction({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }, 2, { ...hooks, compact: () => assert.fail('compacted') }, { warmedUp: () => warmOff++ });
+  await new Promise((r) => setTimeout(r, 80));
+  stopOff();
+  assert.equal(warmOff, 1, 'the warm-up cue works without compaction');
 });
 
 test('compactNow gives back the pages that garbage left half empty (a child process, real V8)', () => {

@@ -17,6 +17,9 @@
  * free, and a minute has passed since the last one. A compaction copies every live object, so its
  * pause and the memory it needs meanwhile grow with the heap: above CLUSTERDNS_COMPACT_HEAP_BELOW_MB
  * (default 48 MB of used heap, ~20k objects) V8's own choice is left alone; 0 turns it off.
+ *
+ * The same samples tell when a warm-up is over (the old generation grew, then settled), which is
+ * when page-out.ts drops the optimizing compiler's code; that cue works at any heap size.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -30,6 +33,8 @@ const SETTLED_CHECKS = 5;
 const MIN_FREE_BYTES = 4 * MB;
 const MIN_FREE_SHARE = 0.15;
 const MIN_SPACING_MS = 60_000;
+/** How much the old generation must have grown before its settling counts as the end of a warm-up. */
+const WARM_UP_GROWTH = 2 * MB;
 
 /** The used-heap bound in bytes below which to compact; 0: never. Throws on a malformed variable. */
 export function compactBelowBytes(env: NodeJS.ProcessEnv): number {
@@ -81,21 +86,50 @@ export function compactNow(): void {
 export class CompactionPolicy {
   private readonly recent: number[] = [];
   private last = -Infinity;
+  private lowest = Infinity;
+  private grown = false;
+  private warm = false;
 
   constructor(private readonly belowBytes: number) {}
 
-  /** True when this sample calls for a compaction now (the caller then compacts). */
-  due(s: HeapSample, now: number): boolean {
+  /** Records a sample; call before due() and warmedUp(). */
+  observe(s: HeapSample): void {
     this.recent.push(s.oldUsed);
     if (this.recent.length > SETTLED_CHECKS) this.recent.shift();
-    if (s.heapUsed >= this.belowBytes || this.recent.length < SETTLED_CHECKS) return false;
-    if (Math.max(...this.recent) - Math.min(...this.recent) >= MB) return false;
+    if (s.oldUsed - this.lowest >= WARM_UP_GROWTH) this.grown = true;
+    this.lowest = Math.min(this.lowest, s.oldUsed);
+  }
+
+  /** The old generation's used size has stayed within 1 MB over the last 5 samples. */
+  private settled(): boolean {
+    return this.recent.length === SETTLED_CHECKS && Math.max(...this.recent) - Math.min(...this.recent) < MB;
+  }
+
+  /** True when the last sample calls for a compaction now (the caller then compacts). */
+  due(s: HeapSample, now: number): boolean {
+    if (s.heapUsed >= this.belowBytes || !this.settled()) return false;
     const free = s.oldCommitted - s.oldUsed;
     if (free < MIN_FREE_BYTES || free < s.oldCommitted * MIN_FREE_SHARE || now - this.last < MIN_SPACING_MS) return false;
     this.last = now;
     this.recent.length = 0;
     return true;
   }
+
+  /**
+   * True once: the first time the old generation, having grown at least 2 MB over its smallest size
+   * so far, has settled. Load came and its warm-up is over (the memo has filled, and the optimizing
+   * compiler has done its work).
+   */
+  warmedUp(): boolean {
+    if (this.warm || !this.grown || !this.settled()) return false;
+    this.warm = true;
+    return true;
+  }
+}
+
+export interface CompactionListener {
+  /** Called once when warmedUp() first says so (page-out.ts pages out the compiler's code then). */
+  warmedUp?(): void;
 }
 
 /**
@@ -106,12 +140,15 @@ export function startHeapCompaction(
   env: NodeJS.ProcessEnv = process.env,
   intervalMs = CHECK_INTERVAL_MS,
   hooks: HeapCompactionHooks = { sample: sampleV8, compact: compactNow, now: () => performance.now() },
+  listener: CompactionListener = {},
 ): () => void {
   const below = compactBelowBytes(env);
-  if (below === 0) return () => undefined;
   const policy = new CompactionPolicy(below);
   const timer = setInterval(() => {
-    if (policy.due(hooks.sample(), hooks.now())) hooks.compact();
+    const s = hooks.sample();
+    policy.observe(s);
+    if (policy.warmedUp()) listener.warmedUp?.();
+    if (below !== 0 && policy.due(s, hooks.now())) hooks.compact();
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

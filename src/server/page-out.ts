@@ -5,9 +5,10 @@
  * (the V8 snapshot, the bootstrap, built-in modules); a serving process touches about half of that
  * again, and those pages come back on their first touch, once.
  *
- * Once more after warm-up (afterWarmUp(), which the heap compaction calls when the old generation
- * has settled under load): the first seconds of load run V8's optimizing compiler, whose code a
- * warmed-up server no longer needs: the binary's resident pages under load went from ~21 to ~17 MB.
+ * Once more after warm-up (afterWarmUp(), which heap-compaction.ts's samples call once the old
+ * generation grew under load and then settled): the first seconds of load run V8's optimizing
+ * compiler, whose code a warmed-up server no longer needs: the binary's resident pages under load
+ * went from ~21 to ~17 MB.
  * No more than that: every page-out makes the query path fault its code back in from the file.
  *
  * The kernel decides what actually goes: only clean pages of a file this process could open for
