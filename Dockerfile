@@ -70,7 +70,8 @@ RUN find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
 # start-up reads (src/server/page-out.ts: a settled 10k-object server 66 -> 41
 # MB RSS). It still cannot change the file: the pod's root filesystem is
 # read-only. Copied into a fresh base, so the image holds one copy of it.
-COPY --from=build --chown=65532:65532 /usr/local/bin/node /usr/local/bin/node
+# Mode 0555: owning the file is what the kernel checks; nothing needs to write it.
+COPY --from=build --chown=65532:65532 --chmod=0555 /usr/local/bin/node /usr/local/bin/node
 ENV NODE_ENV=production
 WORKDIR /app
 # package.json is needed at run time: its "type": "module" makes dist/*.js ESM.
@@ -79,6 +80,9 @@ COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Where src/server/udp-batch.ts looks for it: ../../build/Release from dist/server.
 COPY --from=build /app/build/Release/udp_batch.node ./build/Release/udp_batch.node
+# The addon was compiled against the build image's glibc: check it loads on this
+# base too (NODE_IMAGE and DEBIAN_IMAGE must name the same Debian release).
+RUN ["node", "-e", "require('/app/build/Release/udp_batch.node')"]
 # The application's files stay root-owned and read-only to the server; the pod
 # also runs with readOnlyRootFilesystem. Numeric USER so kubelet can verify runAsNonRoot.
 USER 65532:65532

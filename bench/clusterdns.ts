@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { privateNodeCopy } from '../test/support/private-node.js';
 import { httpStatus } from './probe.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -59,10 +60,9 @@ export function startClusterDns(o: { dir: string; corefile: string; readyPort: n
   const file = path.join(o.dir, 'Corefile');
   fs.writeFileSync(file, o.corefile);
   // Its own copy of node, as in its Pod: the kernel pages out (src/server/page-out.ts) only pages
-  // that no other process maps, and this bench process is node too.
-  const node = path.join(o.dir, 'node');
-  fs.copyFileSync(process.execPath, node);
-  fs.chmodSync(node, 0o755);
+  // that no other process maps, and this bench process is node too. (Not on tmpfs: see private-node.ts.)
+  const copy = privateNodeCopy();
+  const node = copy.node;
   const startedAt = performance.now();
   const proc = spawn(node, [...(o.nodeArgs ?? []), CLI, '-conf', file, ...(o.args ?? [])], {
     cwd: o.dir,
@@ -76,7 +76,10 @@ export function startClusterDns(o: { dir: string; corefile: string; readyPort: n
   };
   proc.stdout!.on('data', keep);
   proc.stderr!.on('data', keep);
-  const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+  const exited = new Promise<void>((r) => proc.once('exit', () => {
+    copy.remove();
+    r();
+  }));
   const ready = (async (): Promise<number> => {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`clusterdns exited (${proc.exitCode}) before /ready:\n${out}`);

@@ -9,9 +9,9 @@
  * back to 19 MB of binary (62.7 MB in all, against 84.8 without it). src/server/page-out.ts decides
  * which ranges and when (once, when the server is first ready).
  *
- * Safe by construction: MADV_PAGEOUT never changes what memory holds (clean file pages are re-read
- * from the file on the next touch; the kernel skips pages another process maps, and file pages of a
- * file this process could not open for writing). Linux ≥ 5.4; returns errno (EINVAL on older
+ * Safe by construction: MADV_PAGEOUT never changes what memory holds (file pages are re-read from
+ * the file on the next touch, anonymous ones are swapped or kept; the kernel skips pages another
+ * process maps, and file pages of a file this process neither owns nor could open for writing). Linux ≥ 5.4; returns errno (EINVAL on older
  * kernels, ENOMEM when part of the range is unmapped: the mapped part is still advised), 0 when done.
  */
 #include <errno.h>

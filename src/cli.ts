@@ -153,7 +153,11 @@ async function main(): Promise<void> {
   started = true;
   const pageOut = pageOutWhenReady({ isReady: () => supervisor.notReady().length === 0, logger });
   // The heap's samples also tell when a warm-up is over: then the compiler's code is paged out too.
-  startHeapCompaction(process.env, undefined, undefined, { warmedUp: () => pageOut.afterWarmUp() });
+  startHeapCompaction(process.env, undefined, undefined, {
+    watchWarmUp: () => pageOut.ran(),
+    warmedUp: () => pageOut.afterWarmUp(),
+    compactionFailed: (err) => logger.warn({ err }, 'heap compaction failed; not tried again'),
+  });
   if (link) link.started(startLines);
   else if (!opts.quiet) process.stdout.write(banner);
 

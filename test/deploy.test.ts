@@ -925,20 +925,36 @@ test('Dockerfile: runs as a non-root user', () => {
 
 test('Dockerfile: the runtime node is the build image\'s, on PATH, and owned by the server user (so page-out can drop its start-up pages)', () => {
   const nodeOp = copyOps(finalStage).find((op) => op.sources.some((s) => /(^|\/)bin\/node$/.test(s)));
-  if (!nodeOp) {
-    // A runtime stage FROM the Node image itself: node is there, root-owned, and page-out cannot drop its pages.
-    assert.match(finalStage.base, /^(\$\{NODE_IMAGE\}|node:)/, 'the runtime stage has a node binary');
-    return;
-  }
+  // FROM the Node image, node would be root-owned and the page-out would silently do nothing.
+  assert.ok(nodeOp, 'the runtime stage copies node from a build stage, owned by its USER');
   assert.ok(nodeOp.from, 'node comes from a build stage, never from the context');
-  const src = stageByRef(nodeOp.from)!;
-  assert.ok(src && src.index < finalStage.index, `COPY --from=${nodeOp.from}: no earlier stage`);
-  assert.equal(src.base, dockerfile.stages.find((st) => copyOps(finalStage).some((op) => op.from === (st.name ?? String(st.index)) && op.sources.some((x) => /\/dist\/?$/.test(x))))!.base,
-    'node comes from the same image that built dist/ (the Node release the code is built and tested with)');
+  const distOp = copyOps(finalStage).find((op) => op.from && op.sources.some((x) => /\/dist\/?$/.test(x)))!;
+  assert.equal(nodeOp.from, distOp.from, 'node comes from the stage that built dist/ (the Node release the code is built and tested with)');
   assert.equal(landingPath(nodeOp, nodeOp.sources[0]!, false), '/usr/local/bin/node', 'node lands on the default PATH, where ENTRYPOINT finds it');
   const user = lastInstr(finalStage, 'USER')?.args[0]?.split(':')[0];
   assert.equal(nodeOp.ins.flags.chown?.split(':')[0], user, 'node is owned by the USER the server runs as: Linux pages out a file\'s pages only for its owner or a writer');
   assert.equal(container.securityContext?.readOnlyRootFilesystem, true, 'and the server cannot change it: read-only root filesystem');
+});
+
+test('Dockerfile: the runtime base is the Debian release the Node image is built on, and the addon is loaded there', () => {
+  const codenames: Record<string, number> = { buster: 10, bullseye: 11, bookworm: 12, trixie: 13 };
+  const resolve = (ref: string): string => ref.replace(/^\$\{?(\w+)\}?$/, (_m, name: string) => dockerfile.globalArgs[name] ?? ref);
+  const build = stageByRef(copyOps(finalStage).find((op) => op.from && op.sources.some((x) => /\/dist\/?$/.test(x)))!.from!)!;
+  const nodeImage = resolve(build.base);
+  const runtimeImage = resolve(finalStage.base);
+  const codename = /-(buster|bullseye|bookworm|trixie)(-|$)/.exec(nodeImage)?.[1];
+  assert.ok(codename, `${nodeImage}: no Debian codename in the tag`);
+  if (runtimeImage.startsWith('debian:')) {
+    const tag = runtimeImage.split('@')[0]!.split(':')[1]!;
+    const release = /^(\d+)/.exec(tag)?.[1] ?? String(codenames[tag.split('-')[0]!] ?? '');
+    assert.equal(Number(release), codenames[codename], `${runtimeImage} is not ${codename} (Debian ${codenames[codename]}), the release ${nodeImage} is built on`);
+  } else {
+    assert.equal(runtimeImage, nodeImage, 'the runtime stage is Debian or the build image itself');
+  }
+  const addonLine = copyOps(finalStage).find((op) => op.sources.some((x) => /udp_batch\.node$/.test(x)))!.ins.line;
+  const userLine = lastInstr(finalStage, 'USER')!.line;
+  const check = finalStage.instructions.find((i) => i.cmd === 'RUN' && i.line > addonLine && i.line < userLine && /require\(.*udp_batch\.node/.test(i.args.join(' ')));
+  assert.ok(check, 'the runtime stage loads the addon once it is copied (a glibc mismatch fails the build, not the pod)');
 });
 
 test('Dockerfile: EXPOSE lists DNS, metrics, health and ready ports', () => {

@@ -84,7 +84,7 @@ let cacheStr: string[] = new Array<string>(4096).fill('');
 // place, a name lives until another message has a label at the same offset: long enough, under
 // load, to be promoted to V8's old generation and die there (~0.4 MB/s at 70k qps, the old
 // generation growing ~7 MB between full collections at 10k objects).
-const strSlots = new Uint16Array(32768);
+const strSlots = new Uint16Array(65536);
 let nStr = 0;
 const cacheIdx = new Uint16Array(65536);
 const cacheWire = new Uint16Array(65536);
@@ -156,9 +156,11 @@ function readName(start: number): string {
   else name = tail === '' ? s.toString('latin1', 0, n) : s.toString('latin1', 0, n) + tail;
   for (let i = 0; i < v; i++) {
     const o = visOff[i]!;
+    // Each offset is recorded once per message (a later walk may pass labels already cached), so
+    // at most 65535 of them.
+    if (cacheGen[o] !== gen) strSlots[nStr++] = o;
     cacheGen[o] = gen;
     cacheStr[o] = name;
-    strSlots[nStr++] = o; // a label is ≥ 2 bytes, so a message of ≤ 65535 has fewer than 32768
     cacheIdx[o] = visChar[i]!;
     cacheWire[o] = wire - visWire[i]! + 1;
     cacheHops[o] = hops - visHops[i]!;

@@ -56,24 +56,60 @@ test('CompactionPolicy.warmedUp: once, when the old generation has grown 2 MB ov
   assert.deepEqual(seen, [false, false, false, false, false, true]);
 });
 
+/** Resolves once cond() holds (checked every 5 ms), or fails after 5 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 test('startHeapCompaction: compacts when due and says when warm-up is over; compaction off with CLUSTERDNS_COMPACT_HEAP_BELOW_MB=0', async () => {
   let compactions = 0;
   let warm = 0;
   let now = 0;
   let n = 0;
   // 10 MB at first, then 15 MB of 24 committed from the 3rd sample on.
-  const hooks = { sample: () => ({ heapUsed: 20 * MB, oldUsed: (n++ < 2 ? 10 : 15) * MB, oldCommitted: 24 * MB }), compact: () => compactions++, now: () => (now += 1000) };
+  const sample = (): HeapSample => ({ heapUsed: 20 * MB, oldUsed: (n++ < 2 ? 10 : 15) * MB, oldCommitted: 24 * MB });
+  const hooks = { sample, compact: () => compactions++, now: () => (now += 1000) };
   const stop = startHeapCompaction({}, 2, hooks, { warmedUp: () => warm++ });
-  await new Promise((r) => setTimeout(r, 80));
+  await until(() => compactions > 0 && warm > 0, 'a compaction and the warm-up cue');
   stop();
   assert.equal(compactions, 1, 'once: the next is a minute of samples away');
   assert.equal(warm, 1);
+
   n = 0;
   let warmOff = 0;
   const stopOff = startHeapCompaction({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }, 2, { ...hooks, compact: () => assert.fail('compacted') }, { warmedUp: () => warmOff++ });
-  await new Promise((r) => setTimeout(r, 80));
+  await until(() => warmOff > 0, 'the warm-up cue without compaction');
   stopOff();
-  assert.equal(warmOff, 1, 'the warm-up cue works without compaction');
+});
+
+test('startHeapCompaction: no warm-up cue while not watched (start-up); a failing compaction is reported once and not retried', async () => {
+  let n = 0;
+  let watched = false;
+  let warm = 0;
+  let attempts = 0;
+  const failures: unknown[] = [];
+  const hooks = {
+    sample: (): HeapSample => ({ heapUsed: 20 * MB, oldUsed: (n++ < 2 ? 10 : 15) * MB, oldCommitted: 24 * MB }),
+    compact: () => {
+      attempts++;
+      throw new Error('no gc here');
+    },
+    now: (() => { let t = 0; return () => (t += 61_000); })(),
+  };
+  const stop = startHeapCompaction({}, 2, hooks, { watchWarmUp: () => watched, warmedUp: () => warm++, compactionFailed: (e) => failures.push(e) });
+  await until(() => n > 20, 'samples');
+  assert.equal(warm, 0, 'the growth from 10 to 15 MB happened before watching: no warm-up');
+  assert.equal(attempts, 1, 'tried once');
+  assert.equal(failures.length, 1);
+  watched = true;
+  await until(() => n > 40, 'more samples');
+  stop();
+  assert.equal(warm, 0, 'settled at 15 MB since: no growth while watched');
+  assert.equal(attempts, 1, 'never again');
 });
 
 test('compactNow gives back the pages that garbage left half empty (a child process, real V8)', () => {

@@ -63,20 +63,22 @@ export function sampleV8(): HeapSample {
   return { heapUsed: v8.getHeapStatistics().used_heap_size, oldUsed: old?.space_used_size ?? 0, oldCommitted: old?.space_size ?? 0 };
 }
 
-let gcFunction: (() => void) | undefined;
-
 /**
- * One full collection that compacts the whole old generation. `gc` is taken from a fresh context
- * after --expose-gc is set, so the process's own global never gets one.
+ * One full collection that compacts the whole old generation. `gc` comes from a fresh context made
+ * while --expose-gc is set for that moment only, so neither the process's global nor any later
+ * context gets one; the context is garbage once this returns.
  */
 export function compactNow(): void {
-  if (!gcFunction) {
-    v8.setFlagsFromString('--expose-gc');
-    gcFunction = vm.runInNewContext('gc') as () => void;
+  v8.setFlagsFromString('--expose-gc');
+  let gc: () => void;
+  try {
+    gc = vm.runInNewContext('gc') as () => void;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
   }
   v8.setFlagsFromString('--compact-on-every-full-gc');
   try {
-    gcFunction();
+    gc();
   } finally {
     v8.setFlagsFromString('--no-compact-on-every-full-gc');
   }
@@ -92,10 +94,15 @@ export class CompactionPolicy {
 
   constructor(private readonly belowBytes: number) {}
 
-  /** Records a sample; call before due() and warmedUp(). */
-  observe(s: HeapSample): void {
+  /**
+   * Records a sample; call before due() and warmedUp(). Growth towards a warm-up counts only from
+   * the first sample with `watchWarmUp` (the server serves and its start-up is paged out: the list
+   * itself must not pass for a warm-up).
+   */
+  observe(s: HeapSample, watchWarmUp = true): void {
     this.recent.push(s.oldUsed);
     if (this.recent.length > SETTLED_CHECKS) this.recent.shift();
+    if (!watchWarmUp) return;
     if (s.oldUsed - this.lowest >= WARM_UP_GROWTH) this.grown = true;
     this.lowest = Math.min(this.lowest, s.oldUsed);
   }
@@ -128,8 +135,12 @@ export class CompactionPolicy {
 }
 
 export interface CompactionListener {
+  /** Whether to watch for a warm-up yet (default: from the start). */
+  watchWarmUp?(): boolean;
   /** Called once when warmedUp() first says so (page-out.ts pages out the compiler's code then). */
   warmedUp?(): void;
+  /** A compaction threw: no more are tried. */
+  compactionFailed?(err: unknown): void;
 }
 
 /**
@@ -144,11 +155,18 @@ export function startHeapCompaction(
 ): () => void {
   const below = compactBelowBytes(env);
   const policy = new CompactionPolicy(below);
+  let compacting = below !== 0;
   const timer = setInterval(() => {
     const s = hooks.sample();
-    policy.observe(s);
+    policy.observe(s, listener.watchWarmUp?.() ?? true);
     if (policy.warmedUp()) listener.warmedUp?.();
-    if (below !== 0 && policy.due(s, hooks.now())) hooks.compact();
+    if (!compacting || !policy.due(s, hooks.now())) return;
+    try {
+      hooks.compact();
+    } catch (err) {
+      compacting = false;
+      listener.compactionFailed?.(err);
+    }
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

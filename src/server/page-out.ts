@@ -11,7 +11,7 @@
  * went from ~21 to ~17 MB.
  * No more than that: every page-out makes the query path fault its code back in from the file.
  *
- * The kernel decides what actually goes: only clean pages of a file this process could open for
+ * The kernel decides what actually goes: only pages of a file this process owns or could open for
  * writing (the image gives the server user its node binary; deploy/README.md), and only pages no
  * other process maps. With `-workers N` the binary's pages are shared by N + 1 processes, so little
  * goes. Without the addon, off Linux, or with CLUSTERDNS_PAGE_OUT=0 it does nothing.
@@ -27,9 +27,11 @@ export interface FileMapping {
 }
 
 /**
- * The mappings in /proc/PID/maps text that a page-out can drop without losing anything: private,
- * readable and never writable (so no page was copied on write), backed by a file that still exists.
- * Anonymous memory, the stack, [vdso] and friends, memfd and deleted files are left alone.
+ * The mappings in /proc/PID/maps text worth a page-out: private, readable, not writable, backed by
+ * a file that still exists. Anonymous memory, the stack, [vdso] and friends, memfd and deleted files
+ * are left alone. A page-out loses nothing in any case: pages of these mappings that were written
+ * before they became read-only (relocations) are anonymous copies, which the kernel swaps out or,
+ * without swap, keeps.
  */
 export function readOnlyFileMappings(maps: string): FileMapping[] {
   const out: FileMapping[] = [];
@@ -91,6 +93,8 @@ export interface PageOutSchedule {
 export interface PageOutControl {
   /** Cancels a page-out still waiting for readiness. */
   cancel(): void;
+  /** True once the start-up page-out has run. */
+  ran(): boolean;
   /** Pages out once more, if the first one ran and this was not called before. */
   afterWarmUp(): void;
 }
@@ -100,7 +104,7 @@ export interface PageOutControl {
  * timer keeps no process alive.
  */
 export function pageOutWhenReady(o: PageOutSchedule): PageOutControl {
-  const idle: PageOutControl = { cancel: () => undefined, afterWarmUp: () => undefined };
+  const idle: PageOutControl = { cancel: () => undefined, ran: () => false, afterWarmUp: () => undefined };
   if ((o.env ?? process.env).CLUSTERDNS_PAGE_OUT === '0' || process.platform !== 'linux') return idle;
   let pageOut = o.pageOut;
   if (!pageOut) {
@@ -127,6 +131,7 @@ export function pageOutWhenReady(o: PageOutSchedule): PageOutControl {
   timer.unref();
   return {
     cancel: () => clearInterval(timer),
+    ran: () => done > 0,
     afterWarmUp: () => {
       if (done === 1) run('warm-up code');
     },
