@@ -159,7 +159,13 @@ export function startHeapCompaction(
   const timer = setInterval(() => {
     const s = hooks.sample();
     policy.observe(s, listener.watchWarmUp?.() ?? true);
-    if (policy.warmedUp()) listener.warmedUp?.();
+    // Not in the same tick as a compaction: each stalls the query path once (at 40k qps, measured:
+    // the page-out's code faulting back ~26 ms, the compaction ~40 ms, together 64 ms); a compaction
+    // still due is due a second later.
+    if (policy.warmedUp()) {
+      listener.warmedUp?.();
+      return;
+    }
     if (!compacting || !policy.due(s, hooks.now())) return;
     try {
       hooks.compact();
