@@ -41,24 +41,23 @@ export const pluginEnabled = once('coredns_plugin_enabled', () => new Gauge({
 let processMetricsStarted = false;
 
 /**
- * prom-client's default metrics (collectDefaultMetrics registers these modules, then `gc`), minus
- * nodejs_gc_duration_seconds. That one observes every GC through a PerformanceObserver, whose
- * per-GC entries outlive the next scavenge: under 40-55k qps at 10k objects they were 3.8 MB of the
- * 5.7 MB that reached V8's old generation in 12 s (sampling heap profiler, objects collected by
- * major GCs), growing the old generation ~0.6 MB/s between full collections. CoreDNS's dashboards
- * read no GC metric (CoreDNS exports go_gc_*, which no Node server can). The module list is
- * prom-client 15's (lib/defaultMetrics.js); the prometheus test checks that every other default
- * metric is still exported.
+ * prom-client's default metrics, registered module by module as collectDefaultMetrics does
+ * (lib/defaultMetrics.js: its `metricsList`, each a lib/metrics/<name>.js), minus `gc`:
+ * nodejs_gc_duration_seconds observes every GC through a PerformanceObserver, whose per-GC entries
+ * outlive the next scavenge. Under 40-55k qps at 10k objects they were 3.8 MB of the 5.7 MB that
+ * reached V8's old generation in 12 s (sampling heap profiler, objects collected by major GCs),
+ * growing the old generation ~0.6 MB/s between full collections. CoreDNS's dashboards read no GC
+ * metric (CoreDNS exports go_gc_*, which no Node server can). test/prometheus-process.test.ts checks
+ * that every other default metric is exported and the GC histogram is not.
  */
-export const DEFAULT_METRIC_MODULES = [
-  'processCpuTotal', 'processStartTime', 'osMemoryHeap', 'processOpenFileDescriptors', 'processMaxFileDescriptors',
-  'eventLoopLag', 'processResources', 'processHandles', 'processRequests', 'heapSizeAndUsed', 'heapSpacesSizeAndUsed', 'version',
-] as const;
+export function defaultMetricModules(): string[] {
+  const require = createRequire(import.meta.url);
+  return (require('prom-client/lib/defaultMetrics.js') as { metricsList: string[] }).metricsList.filter((m) => m !== 'gc');
+}
 
 function registerDefaultMetrics(target: Registry): void {
   const require = createRequire(import.meta.url);
-  for (const name of DEFAULT_METRIC_MODULES) {
-    if (name === 'processResources' && typeof process.getActiveResourcesInfo !== 'function') continue;
+  for (const name of defaultMetricModules()) {
     const register = require(`prom-client/lib/metrics/${name}.js`) as (r: Registry, c: { eventLoopMonitoringPrecision: number }) => void;
     register(target, { eventLoopMonitoringPrecision: 10 });
   }
