@@ -16,7 +16,7 @@ import { PLUGIN_ORDER } from './plugin/order.js';
 import { SERVER_NAME, VERSION } from './version.js';
 import { ClusterDnsError } from './errors.js';
 import { applyHeapGrowth } from './server/heap-growth.js';
-import { compactBelowBytes, startHeapCompaction } from './server/heap-compaction.js';
+import { compactBelowBytes, startHeapSampling } from './server/heap-compaction.js';
 import { startMallocTrim } from './server/malloc-trim.js';
 import { pageOutWhenReady } from './server/page-out.js';
 
@@ -92,9 +92,10 @@ async function main(): Promise<void> {
     process.stdout.write(banner);
     return;
   }
+  let compactBelow = 0;
   try {
     applyHeapGrowth();
-    compactBelowBytes(process.env);
+    compactBelow = compactBelowBytes(process.env);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
@@ -153,10 +154,11 @@ async function main(): Promise<void> {
   started = true;
   const pageOut = pageOutWhenReady({ isReady: () => supervisor.notReady().length === 0, logger });
   // The heap's samples also tell when a warm-up is over: then the compiler's code is paged out too.
-  startHeapCompaction(process.env, undefined, undefined, {
+  startHeapSampling({
+    compactBelowBytes: compactBelow,
     watchWarmUp: () => pageOut.ran(),
-    warmedUp: () => pageOut.afterWarmUp(),
-    compactionFailed: (err) => logger.warn({ err }, 'heap compaction failed; not tried again'),
+    onWarmUp: () => pageOut.afterWarmUp(),
+    onCompactionFailed: (err) => logger.warn({ err }, 'heap compaction failed; not tried again'),
   });
   if (link) link.started(startLines);
   else if (!opts.quiet) process.stdout.write(banner);

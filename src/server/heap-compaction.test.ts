@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { CompactionPolicy, compactBelowBytes, startHeapCompaction, type HeapSample } from './heap-compaction.js';
+import { CompactionPolicy, compactBelowBytes, startHeapSampling, WarmUpDetector, type HeapSample } from './heap-compaction.js';
 
 const MB = 1024 * 1024;
 
@@ -9,15 +9,12 @@ test('compactBelowBytes: 48 MB by default, the variable in MB, 0 for never, malf
   assert.equal(compactBelowBytes({}), 48 * MB);
   assert.equal(compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '100' }), 100 * MB);
   assert.equal(compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }), 0);
-  for (const bad of ['-1', '1.5', 'lots', '999999']) assert.throws(() => compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: bad }), /CLUSTERDNS_COMPACT_HEAP_BELOW_MB/);
+  for (const bad of ['-1', '1.5', 'lots', '100000']) assert.throws(() => compactBelowBytes({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: bad }), /CLUSTERDNS_COMPACT_HEAP_BELOW_MB/);
 });
 
 test('CompactionPolicy: once the old generation has settled with enough free pages, at most once a minute, only for a small heap', () => {
   const sample = (oldUsed: number, oldCommitted: number, heapUsed = oldUsed + 5 * MB): HeapSample => ({ heapUsed, oldUsed, oldCommitted });
-  const step = (p: CompactionPolicy, s: HeapSample, now: number): boolean => {
-    p.observe(s);
-    return p.due(s, now);
-  };
+  const step = (p: CompactionPolicy, s: HeapSample, now: number): boolean => p.due(s, now);
   const p = new CompactionPolicy(48 * MB);
   let t = 0;
   const feed = (s: HeapSample, n: number): boolean[] => Array.from({ length: n }, () => step(p, s, (t += 1000)));
@@ -37,23 +34,15 @@ test('CompactionPolicy: once the old generation has settled with enough free pag
   assert.ok(Array.from({ length: 10 }, (_, i) => step(r, sample(140 * MB, 180 * MB, 150 * MB), i * 1000)).every((d) => !d));
 });
 
-test('CompactionPolicy.warmedUp: once, when the old generation has grown 2 MB over its smallest size and then settled', () => {
-  const p = new CompactionPolicy(48 * MB);
-  const at = (mb: number): boolean => {
-    p.observe({ heapUsed: 0, oldUsed: mb * MB, oldCommitted: 30 * MB });
-    return p.warmedUp();
-  };
-  // Start-up: the list's garbage collected (22 -> 14 MB), then idle: settled, but never grown.
-  assert.deepEqual([22, 22, 14, 14, 14, 14, 14, 14].map(at), Array(8).fill(false));
-  // Load: the memo fills (14 -> 19 MB), then stays: warm-up over on the 5th settled sample, once.
-  assert.deepEqual([15, 17, 19, 19, 19, 19, 19, 19, 19].map(at), [false, false, false, false, false, false, true, false, false]);
-  // A large heap warms up too (page-out does not depend on the compaction's size bound).
-  const big = new CompactionPolicy(48 * MB);
-  const seen = [100, 140, 140, 140, 140, 140].map((mb) => {
-    big.observe({ heapUsed: 200 * MB, oldUsed: mb * MB, oldCommitted: 180 * MB });
-    return big.warmedUp();
-  });
-  assert.deepEqual(seen, [false, false, false, false, false, true]);
+test('WarmUpDetector: once, when the old generation has grown 2 MB over its smallest size and then settled', () => {
+  const d = new WarmUpDetector();
+  // Idle after start-up: settled at 14 MB, never grown.
+  assert.deepEqual([14, 14, 14, 14, 14, 14].map((mb) => d.over(mb * MB)), Array(6).fill(false));
+  // Load: the memo fills (14 -> 19 MB), then stays: over on the 5th settled sample, once.
+  assert.deepEqual([15, 17, 19, 19, 19, 19, 19, 19, 19].map((mb) => d.over(mb * MB)), [false, false, false, false, false, false, true, false, false]);
+  // A large heap warms up too (the page-out does not depend on the compaction's size bound).
+  const big = new WarmUpDetector();
+  assert.deepEqual([100, 140, 140, 140, 140, 140].map((mb) => big.over(mb * MB)), [false, false, false, false, false, true]);
 });
 
 /** Resolves once cond() holds (checked every 5 ms), or fails after 5 s. */
@@ -65,28 +54,31 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-test('startHeapCompaction: compacts when due and says when warm-up is over; compaction off with CLUSTERDNS_COMPACT_HEAP_BELOW_MB=0', async () => {
+test('startHeapSampling: compacts when due and says when warm-up is over, never both in one tick; no compaction with a 0 bound', async () => {
   let compactions = 0;
   let warm = 0;
   let now = 0;
   let n = 0;
+  let tick = 0;
+  const ticks: string[] = [];
   // 10 MB at first, then 15 MB of 24 committed from the 3rd sample on.
   const sample = (): HeapSample => ({ heapUsed: 20 * MB, oldUsed: (n++ < 2 ? 10 : 15) * MB, oldCommitted: 24 * MB });
-  const hooks = { sample, compact: () => compactions++, now: () => (now += 1000) };
-  const stop = startHeapCompaction({}, 2, hooks, { warmedUp: () => warm++ });
+  const hooks = { sample, compact: () => { compactions++; ticks.push(`compact@${tick}`); }, now: () => (tick++, now += 1000) };
+  const stop = startHeapSampling({ compactBelowBytes: 48 * MB, intervalMs: 2, hooks, onWarmUp: () => { warm++; ticks.push(`warm@${tick}`); } });
   await until(() => compactions > 0 && warm > 0, 'a compaction and the warm-up cue');
   stop();
   assert.equal(compactions, 1, 'once: the next is a minute of samples away');
   assert.equal(warm, 1);
+  assert.notEqual(ticks[0]!.split('@')[1], ticks[1]!.split('@')[1], `not in the same tick: ${ticks.join(', ')}`);
 
   n = 0;
   let warmOff = 0;
-  const stopOff = startHeapCompaction({ CLUSTERDNS_COMPACT_HEAP_BELOW_MB: '0' }, 2, { ...hooks, compact: () => assert.fail('compacted') }, { warmedUp: () => warmOff++ });
+  const stopOff = startHeapSampling({ compactBelowBytes: 0, intervalMs: 2, hooks: { ...hooks, compact: () => assert.fail('compacted') }, onWarmUp: () => warmOff++ });
   await until(() => warmOff > 0, 'the warm-up cue without compaction');
   stopOff();
 });
 
-test('startHeapCompaction: no warm-up cue while not watched (start-up); a failing compaction is reported once and not retried', async () => {
+test('startHeapSampling: no warm-up while not watched (start-up); a failing compaction is reported once and not retried', async () => {
   let n = 0;
   let watched = false;
   let warm = 0;
@@ -100,7 +92,7 @@ test('startHeapCompaction: no warm-up cue while not watched (start-up); a failin
     },
     now: (() => { let t = 0; return () => (t += 61_000); })(),
   };
-  const stop = startHeapCompaction({}, 2, hooks, { watchWarmUp: () => watched, warmedUp: () => warm++, compactionFailed: (e) => failures.push(e) });
+  const stop = startHeapSampling({ compactBelowBytes: 48 * MB, intervalMs: 2, hooks, watchWarmUp: () => watched, onWarmUp: () => warm++, onCompactionFailed: (e) => failures.push(e) });
   await until(() => n > 20, 'samples');
   assert.equal(warm, 0, 'the growth from 10 to 15 MB happened before watching: no warm-up');
   assert.equal(attempts, 1, 'tried once');

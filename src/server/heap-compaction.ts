@@ -18,15 +18,17 @@
  * pause and the memory it needs meanwhile grow with the heap: above CLUSTERDNS_COMPACT_HEAP_BELOW_MB
  * (default 48 MB of used heap, ~20k objects) V8's own choice is left alone; 0 turns it off.
  *
- * The same samples tell when a warm-up is over (the old generation grew, then settled), which is
- * when page-out.ts drops the optimizing compiler's code; that cue works at any heap size.
+ * The same samples feed WarmUpDetector: the old generation grew, then settled, so load came and its
+ * warm-up is over. page-out.ts drops the optimizing compiler's code then; that cue works at any
+ * heap size.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { parseInteger } from '../corefile/directive-reader.js';
 
-export const COMPACT_BELOW_ENV = 'CLUSTERDNS_COMPACT_HEAP_BELOW_MB';
-export const DEFAULT_COMPACT_BELOW_MB = 48;
-export const CHECK_INTERVAL_MS = 1000;
+const COMPACT_BELOW_ENV = 'CLUSTERDNS_COMPACT_HEAP_BELOW_MB';
+const DEFAULT_COMPACT_BELOW_MB = 48;
+const CHECK_INTERVAL_MS = 1000;
 const MB = 1024 * 1024;
 /** Checks in a row (one a second) over which the old generation's used size may move < 1 MB. */
 const SETTLED_CHECKS = 5;
@@ -40,8 +42,11 @@ const WARM_UP_GROWTH = 2 * MB;
 export function compactBelowBytes(env: NodeJS.ProcessEnv): number {
   const raw = env[COMPACT_BELOW_ENV];
   if (raw === undefined || raw === '') return DEFAULT_COMPACT_BELOW_MB * MB;
-  if (!/^\d{1,5}$/.test(raw)) throw new Error(`${COMPACT_BELOW_ENV}=${JSON.stringify(raw)}: expected 0 (never) or a heap size in MB`);
-  return Number(raw) * MB;
+  try {
+    return parseInteger(raw, 0, 99_999) * MB;
+  } catch (err) {
+    throw new Error(`${COMPACT_BELOW_ENV}=${JSON.stringify(raw)}: ${(err as Error).message} (0: never, else a heap size in MB)`);
+  }
 }
 
 export interface HeapSample {
@@ -58,7 +63,7 @@ export interface HeapCompactionHooks {
   now(): number;
 }
 
-export function sampleV8(): HeapSample {
+function sampleV8(): HeapSample {
   const old = v8.getHeapSpaceStatistics().find((s) => s.space_name === 'old_space');
   return { heapUsed: v8.getHeapStatistics().used_heap_size, oldUsed: old?.space_used_size ?? 0, oldCommitted: old?.space_size ?? 0 };
 }
@@ -84,96 +89,104 @@ export function compactNow(): void {
   }
 }
 
-/** Decides, one sample at a time, when a compaction pays (the rules in the module comment). */
-export class CompactionPolicy {
+/** The last SETTLED_CHECKS samples of the old generation's used size, and whether they agree within 1 MB. */
+class SettledWindow {
   private readonly recent: number[] = [];
-  private last = -Infinity;
-  private lowest = Infinity;
-  private grown = false;
-  private warm = false;
 
-  constructor(private readonly belowBytes: number) {}
-
-  /**
-   * Records a sample; call before due() and warmedUp(). Growth towards a warm-up counts only from
-   * the first sample with `watchWarmUp` (the server serves and its start-up is paged out: the list
-   * itself must not pass for a warm-up).
-   */
-  observe(s: HeapSample, watchWarmUp = true): void {
-    this.recent.push(s.oldUsed);
+  push(oldUsed: number): void {
+    this.recent.push(oldUsed);
     if (this.recent.length > SETTLED_CHECKS) this.recent.shift();
-    if (!watchWarmUp) return;
-    if (s.oldUsed - this.lowest >= WARM_UP_GROWTH) this.grown = true;
-    this.lowest = Math.min(this.lowest, s.oldUsed);
   }
 
-  /** The old generation's used size has stayed within 1 MB over the last 5 samples. */
-  private settled(): boolean {
+  settled(): boolean {
     return this.recent.length === SETTLED_CHECKS && Math.max(...this.recent) - Math.min(...this.recent) < MB;
   }
 
-  /** True when the last sample calls for a compaction now (the caller then compacts). */
+  clear(): void {
+    this.recent.length = 0;
+  }
+}
+
+/** Decides, one sample at a time, when a compaction pays (the rules in the module comment). */
+export class CompactionPolicy {
+  private readonly window = new SettledWindow();
+  private last = -Infinity;
+
+  constructor(private readonly belowBytes: number) {}
+
+  /** True when this sample calls for a compaction now (the caller then compacts). */
   due(s: HeapSample, now: number): boolean {
-    if (s.heapUsed >= this.belowBytes || !this.settled()) return false;
+    this.window.push(s.oldUsed);
+    if (s.heapUsed >= this.belowBytes || !this.window.settled()) return false;
     const free = s.oldCommitted - s.oldUsed;
     if (free < MIN_FREE_BYTES || free < s.oldCommitted * MIN_FREE_SHARE || now - this.last < MIN_SPACING_MS) return false;
     this.last = now;
-    this.recent.length = 0;
+    this.window.clear();
     return true;
   }
-
-  /**
-   * True once: the first time the old generation, having grown at least 2 MB over its smallest size
-   * so far, has settled. Load came and its warm-up is over (the memo has filled, and the optimizing
-   * compiler has done its work).
-   */
-  warmedUp(): boolean {
-    if (this.warm || !this.grown || !this.settled()) return false;
-    this.warm = true;
-    return true;
-  }
-}
-
-export interface CompactionListener {
-  /** Whether to watch for a warm-up yet (default: from the start). */
-  watchWarmUp?(): boolean;
-  /** Called once when warmedUp() first says so (page-out.ts pages out the compiler's code then). */
-  warmedUp?(): void;
-  /** A compaction threw: no more are tried. */
-  compactionFailed?(err: unknown): void;
 }
 
 /**
- * Samples the heap every intervalMs and compacts when the policy says so (the timer keeps nothing
- * alive); returns a stop function. Throws on a malformed CLUSTERDNS_COMPACT_HEAP_BELOW_MB.
+ * Says once when a warm-up is over: the old generation, having grown at least 2 MB over its smallest
+ * size since watching began, has settled. Load came, the memo has filled, and the optimizing
+ * compiler has done its work. Fed only once the server serves and its start-up is paged out, so
+ * the list itself does not pass for a warm-up.
  */
-export function startHeapCompaction(
-  env: NodeJS.ProcessEnv = process.env,
-  intervalMs = CHECK_INTERVAL_MS,
-  hooks: HeapCompactionHooks = { sample: sampleV8, compact: compactNow, now: () => performance.now() },
-  listener: CompactionListener = {},
-): () => void {
-  const below = compactBelowBytes(env);
-  const policy = new CompactionPolicy(below);
-  let compacting = below !== 0;
+export class WarmUpDetector {
+  private readonly window = new SettledWindow();
+  private lowest = Infinity;
+  private grown = false;
+  private done = false;
+
+  /** True for the one sample at which the warm-up is over. */
+  over(oldUsed: number): boolean {
+    if (this.done) return false;
+    this.window.push(oldUsed);
+    if (oldUsed - this.lowest >= WARM_UP_GROWTH) this.grown = true;
+    this.lowest = Math.min(this.lowest, oldUsed);
+    if (!this.grown || !this.window.settled()) return false;
+    this.done = true;
+    return true;
+  }
+}
+
+export interface HeapSamplingOptions {
+  /** Compact while the used heap is under this many bytes (compactBelowBytes); 0: never. */
+  compactBelowBytes: number;
+  intervalMs?: number;
+  hooks?: HeapCompactionHooks;
+  /** Whether to feed the warm-up detector yet (default: from the start). */
+  watchWarmUp?(): boolean;
+  /** Called once, when the warm-up is over. */
+  onWarmUp?(): void;
+  /** A compaction threw: no more are tried. */
+  onCompactionFailed?(err: unknown): void;
+}
+
+/**
+ * Samples the heap every second for the compaction policy and the warm-up detector (the timer keeps
+ * nothing alive); returns a stop function.
+ */
+export function startHeapSampling(o: HeapSamplingOptions): () => void {
+  const hooks = o.hooks ?? { sample: sampleV8, compact: compactNow, now: () => performance.now() };
+  const policy = o.compactBelowBytes > 0 ? new CompactionPolicy(o.compactBelowBytes) : undefined;
+  const warmUp = new WarmUpDetector();
+  let compacting = policy !== undefined;
   const timer = setInterval(() => {
     const s = hooks.sample();
-    policy.observe(s, listener.watchWarmUp?.() ?? true);
-    // Not in the same tick as a compaction: each stalls the query path once (at 40k qps, measured:
-    // the page-out's code faulting back ~26 ms, the compaction ~40 ms, together 64 ms); a compaction
-    // still due is due a second later.
-    if (policy.warmedUp()) {
-      listener.warmedUp?.();
-      return;
-    }
-    if (!compacting || !policy.due(s, hooks.now())) return;
+    const warmedUp = (o.watchWarmUp?.() ?? true) && warmUp.over(s.oldUsed);
+    if (warmedUp) o.onWarmUp?.();
+    // Not in the same tick as the warm-up's page-out: each stalls the query path once (at 40k qps,
+    // measured: the page-out's code faulting back ~26 ms, a compaction ~40 ms, together 64 ms); a
+    // compaction still due is due a second later.
+    if (!compacting || !policy!.due(s, hooks.now()) || warmedUp) return;
     try {
       hooks.compact();
     } catch (err) {
       compacting = false;
-      listener.compactionFailed?.(err);
+      o.onCompactionFailed?.(err);
     }
-  }, intervalMs);
+  }, o.intervalMs ?? CHECK_INTERVAL_MS);
   timer.unref();
   return () => clearInterval(timer);
 }
