@@ -76,20 +76,18 @@ export function readHeader(buf: Uint8Array): Header {
 // usual answer owned by "pointer to the question" share the question's string. The cached walk is
 // the one a fresh walk would make (same bytes, and it met stricter pointer limits), so caching
 // changes no result.
-const cacheGen = new Uint32Array(65536);
+// An entry is valid while its cacheStr slot is not '' (no name is empty: the root is '.'). The
+// slots written for a message are emptied when it is done (strSlots), so no entry outlives its
+// message, and decoded names are not kept alive by module state until another message happens to
+// have a label at the same offset.
 // The typed arrays cost memory only where written (their untouched pages stay unmapped); a JS
 // array of 65536 strings is 512 KB from the start, so it grows with the longest message seen.
 let cacheStr: string[] = new Array<string>(4096).fill('');
-// The cacheStr slots written while decoding the current message, emptied when it is done. Left in
-// place, a name lives until another message has a label at the same offset: long enough, under
-// load, to be promoted to V8's old generation and die there (~0.4 MB/s at 70k qps, the old
-// generation growing ~7 MB between full collections at 10k objects).
 const strSlots = new Uint16Array(65536);
 let nStr = 0;
 const cacheIdx = new Uint16Array(65536);
 const cacheWire = new Uint16Array(65536);
 const cacheHops = new Uint8Array(65536);
-let gen = 0;
 // The labels of the name being read: offset, index in the output, wire length and hops before it.
 const visOff = new Int32Array(128);
 const visChar = new Int32Array(128);
@@ -123,7 +121,7 @@ function readName(start: number): string {
       if (end < 0) end = p + 2;
       if (target >= limit || target < 12) fail('compression pointer does not point backwards', p);
       if (++hops > MAX_POINTER_HOPS) fail('too many compression pointers in one name', p);
-      if (cacheGen[target] === gen) {
+      if (cacheStr[target] !== '') {
         hops += cacheHops[target]!;
         if (hops > MAX_POINTER_HOPS) fail('too many compression pointers in one name', p);
         wire += cacheWire[target]! - 1;
@@ -158,8 +156,7 @@ function readName(start: number): string {
     const o = visOff[i]!;
     // Each offset is recorded once per message (a later walk may pass labels already cached), so
     // at most 65535 of them.
-    if (cacheGen[o] !== gen) strSlots[nStr++] = o;
-    cacheGen[o] = gen;
+    if (cacheStr[o] === '') strSlots[nStr++] = o;
     cacheStr[o] = name;
     cacheIdx[o] = visChar[i]!;
     cacheWire[o] = wire - visWire[i]! + 1;
@@ -350,11 +347,6 @@ export function decodeMessage(input: Uint8Array): Message {
   len = b.length;
   if (len > cacheStr.length) cacheStr = new Array<string>(Math.min(65536, 2 ** Math.ceil(Math.log2(len)))).fill('');
   hdr = readHeader(b);
-  gen = (gen + 1) >>> 0;
-  if (gen === 0) {
-    cacheGen.fill(0);
-    gen = 1;
-  }
   edns = undefined;
   extRcode = 0;
   try {

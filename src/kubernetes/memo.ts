@@ -139,13 +139,12 @@ export class AnswerMemo<V> {
       this.count++;
     }
     const src = this.source;
-    const key = (d: DepKey): DepKey => src.intern(d);
-    const d0 = deps[0] === undefined ? undefined : key(deps[0]);
-    const d1 = deps[1] === undefined ? undefined : key(deps[1]);
-    const d2 = deps[2] === undefined ? undefined : key(deps[2]);
+    const d0 = deps[0] === undefined ? undefined : src.intern(deps[0]);
+    const d1 = deps[1] === undefined ? undefined : src.intern(deps[1]);
+    const d2 = deps[2] === undefined ? undefined : src.intern(deps[2]);
     let more: MoreDeps | undefined;
     if (deps.length > 3) {
-      const rest = deps.slice(3).map(key);
+      const rest = deps.slice(3).map((d) => src.intern(d));
       more = { deps: rest, versions: rest.map((d) => src.version(d)) };
     }
     m.set(name, new Entry(value, d0, d0 === undefined ? 0 : src.version(d0), d1, d1 === undefined ? 0 : src.version(d1),

@@ -328,7 +328,7 @@ function mergeEndpoints(entry: MutableServiceEntry, podNames: boolean): Endpoint
           if (!samePorts(prev.ports, ports)) {
             const union = [...prev.ports];
             for (const p of ports) if (!union.some((u) => u.name === p.name && u.port === p.port && u.protocol === p.protocol)) union.push(p);
-            out[at] = new EndpointRecord(prev.ip, prev.hostname, union, prev.slice, entry);
+            out[at] = new EndpointRecord(prev.ip, prev.hostname, exact(union), prev.slice, entry);
           }
           continue;
         }
@@ -340,8 +340,7 @@ function mergeEndpoints(entry: MutableServiceEntry, podNames: boolean): Endpoint
   if (!out) return NO_ENDPOINTS;
   // A canonical order: answers do not depend on which slice an address sits in (so moving an
   // address between slices is no change), and every replica answers in the same order.
-  // slice() leaves an array of exactly the right size behind.
-  return out.sort(compareEndpoints).slice();
+  return exact(out.sort(compareEndpoints));
 }
 
 function compareEndpoints(a: EndpointRecord, b: EndpointRecord): number {

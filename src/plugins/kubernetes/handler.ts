@@ -45,7 +45,8 @@ export class KubernetesHandler {
   private readonly memo: AnswerMemo<Memoized>;
   private readonly otherMemo: AnswerMemo<Memoized>;
   /** Where each tier's memoized replies' bytes live (see byte-arena.ts for why not the encoder's Buffers). */
-  private readonly arenas = new Map<AnswerMemo<Memoized>, ByteArena>();
+  private readonly arena = new ByteArena();
+  private readonly otherArena = new ByteArena();
   /** Names (with type) missed once: admission to either memo tier. */
   private readonly missedBefore = new SecondSighting();
   readonly lookupOptions: LookupOptions;
@@ -59,7 +60,6 @@ export class KubernetesHandler {
   ) {
     this.memo = new AnswerMemo<Memoized>(source.store, OBJECT_MEMO_ENTRIES);
     this.otherMemo = new AnswerMemo<Memoized>(source.store, OTHER_MEMO_ENTRIES);
-    this.arenas.set(this.memo, new ByteArena()).set(this.otherMemo, new ByteArena());
     this.lookupOptions = { ttl: cfg.ttl, primaryZone: cfg.primaryZone, nsAddresses };
   }
 
@@ -101,17 +101,17 @@ export class KubernetesHandler {
       return ans.rcode;
     });
     const t = makeTemplate(this.reply(req, ans, zone));
-    const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
-    const memo = fromObjects ? this.memo : this.otherMemo;
     // Declined (a first miss): answered from the encoder's bytes, nothing copied into the arena,
     // where dead bytes would sit in slabs that later templates keep alive.
     if (!this.missedBefore.seen(name, req.qtype)) {
       w.writeWire(instantiate(t, req));
       return ans.rcode;
     }
-    const placed = this.arenas.get(memo)!.place(t.wire.subarray(t.at, t.at + t.length));
+    const fromObjects = ans.answers.length > 0 && ans.sources.some((s) => s.kind !== 'Namespace');
+    // makeTemplate's wire is the whole reply (at 0).
+    const placed = (fromObjects ? this.arena : this.otherArena).place(t.wire);
     const template: WireTemplate = { ...t, wire: placed.slab, at: placed.at };
-    memo.set(name, req.qtype, ans.deps, template);
+    (fromObjects ? this.memo : this.otherMemo).set(name, req.qtype, ans.deps, template);
     w.writeWire(instantiate(template, req));
     return ans.rcode;
   }
