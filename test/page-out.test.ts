@@ -6,14 +6,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 import { RRType } from '../src/dns/constants.js';
-import { nativeAddon } from '../src/server/udp-batch.js';
+import { rssFileKb } from '../src/server/page-out.js';
+import { skipWithoutAddon } from '../src/server/testing.js';
 import { query } from './support/dns-client.js';
 import { freePort } from './support/ports.js';
 import { privateNodeCopy } from './support/private-node.js';
 import { startServer } from './support/server-process.js';
 
-const skip = !nativeAddon().ok && process.env.CI !== 'true' ? 'native addon not built' : false;
-const rssFileMb = (pid: number): number => Number(/^RssFile:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const skip = skipWithoutAddon();
+const rssFileMb = (pid: number): number => rssFileKb(fs.readFileSync(`/proc/${pid}/status`, 'utf8')) / 1024;
 
 test('once ready, the server drops the file pages start-up read, and answers as before', { skip }, async () => {
   const copy = privateNodeCopy();

@@ -204,9 +204,9 @@ for (const mode of ['batched', 'dgram'] as const) {
       assert.deepEqual(problems.slice(0, 10), []);
     });
 
-    it("exports the addon's counters in /metrics (batched only)", async () => {
+    it("exports the addon's counters in /metrics (batched only)", { skip: mode !== 'dgram' && !(addonBuilt || onCi) ? 'native addon not built' : false }, async () => {
       const metrics = await metricsText(metricsPort);
-      if (mode === 'dgram' || !(addonBuilt || onCi)) {
+      if (mode === 'dgram') {
         assert.doesNotMatch(metrics, /clusterdns_udp_batch_/);
         return;
       }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { waitUntil } from '../../test/support/wait.js';
 import { CompactionPolicy, compactBelowBytes, startHeapSampling, WarmUpDetector, type HeapSample } from './heap-compaction.js';
 
 const MB = 1024 * 1024;
@@ -45,15 +46,6 @@ test('WarmUpDetector: once, when the old generation has grown 2 MB over its smal
   assert.deepEqual([100, 140, 140, 140, 140, 140].map((mb) => big.over(mb * MB)), [false, false, false, false, false, true]);
 });
 
-/** Resolves once cond() holds (checked every 5 ms), or fails after 5 s. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 test('startHeapSampling: compacts when due and says when warm-up is over, never both in one tick; no compaction with a 0 bound', async () => {
   let compactions = 0;
   let warm = 0;
@@ -65,7 +57,7 @@ test('startHeapSampling: compacts when due and says when warm-up is over, never 
   const sample = (): HeapSample => ({ heapUsed: 20 * MB, oldUsed: (n++ < 2 ? 10 : 15) * MB, oldCommitted: 24 * MB });
   const hooks = { sample, compact: () => { compactions++; ticks.push(`compact@${tick}`); }, now: () => (tick++, now += 1000) };
   const stop = startHeapSampling({ compactBelowBytes: 48 * MB, intervalMs: 2, hooks, onWarmUp: () => { warm++; ticks.push(`warm@${tick}`); } });
-  await until(() => compactions > 0 && warm > 0, 'a compaction and the warm-up cue');
+  await waitUntil(() => compactions > 0 && warm > 0, 5000, 'a compaction and the warm-up cue');
   stop();
   assert.equal(compactions, 1, 'once: the next is a minute of samples away');
   assert.equal(warm, 1);
@@ -74,7 +66,7 @@ test('startHeapSampling: compacts when due and says when warm-up is over, never 
   n = 0;
   let warmOff = 0;
   const stopOff = startHeapSampling({ compactBelowBytes: 0, intervalMs: 2, hooks: { ...hooks, compact: () => assert.fail('compacted') }, onWarmUp: () => warmOff++ });
-  await until(() => warmOff > 0, 'the warm-up cue without compaction');
+  await waitUntil(() => warmOff > 0, 5000, 'the warm-up cue without compaction');
   stopOff();
 });
 
@@ -93,12 +85,12 @@ test('startHeapSampling: no warm-up while not watched (start-up); a failing comp
     now: (() => { let t = 0; return () => (t += 61_000); })(),
   };
   const stop = startHeapSampling({ compactBelowBytes: 48 * MB, intervalMs: 2, hooks, watchWarmUp: () => watched, onWarmUp: () => warm++, onCompactionFailed: (e) => failures.push(e) });
-  await until(() => n > 20, 'samples');
+  await waitUntil(() => n > 20, 5000, 'samples');
   assert.equal(warm, 0, 'the growth from 10 to 15 MB happened before watching: no warm-up');
   assert.equal(attempts, 1, 'tried once');
   assert.equal(failures.length, 1);
   watched = true;
-  await until(() => n > 40, 'more samples');
+  await waitUntil(() => n > 40, 5000, 'more samples');
   stop();
   assert.equal(warm, 0, 'settled at 15 MB since: no growth while watched');
   assert.equal(attempts, 1, 'never again');

@@ -5,11 +5,11 @@ import fs from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { startMallocTrim } from './malloc-trim.js';
+import { skipWithoutAddon } from './testing.js';
 import { nativeAddon } from './udp-batch.js';
 
 const native = nativeAddon();
-// On CI the addon must be built (test/udp-batch.test.ts says so too); elsewhere it may be missing.
-const skip = !native.ok && process.env.CI !== 'true' ? 'native addon not built' : false;
+const skip = skipWithoutAddon();
 
 const rssAnonKiB = (): number => Number(/RssAnon:\s+(\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))![1]);
 

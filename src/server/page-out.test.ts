@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { pageOutWhenReady, readOnlyFileMappings } from './page-out.js';
+import { skipWithoutAddon } from './testing.js';
 import { nativeAddon } from './udp-batch.js';
 import { privateNodeCopy } from '../../test/support/private-node.js';
 
 const native = nativeAddon();
-// On CI the addon must be built (test/udp-batch.test.ts says so too); elsewhere it may be missing.
-const skip = !native.ok && process.env.CI !== 'true' ? 'native addon not built' : false;
+const skip = skipWithoutAddon();
 
 test('readOnlyFileMappings: private read-only file mappings only', () => {
   const maps = [

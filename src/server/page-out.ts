@@ -58,7 +58,8 @@ export interface PageOutResult {
   ms: number;
 }
 
-function rssFileKb(status: string): number {
+/** RssFile of /proc/PID/status text, kB. */
+export function rssFileKb(status: string): number {
   return Number(/^RssFile:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
 }
 

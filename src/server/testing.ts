@@ -1,4 +1,5 @@
-/** Test support: a ResponseWriter that keeps what a handler wrote, for handler unit tests. */
+/** Test support: a ResponseWriter that keeps what a handler wrote, for handler unit tests; whether the native addon is there. */
+import { nativeAddon } from './udp-batch.js';
 import type { Message } from '../dns/message.js';
 import type { ResponseWriter } from './response-writer.js';
 
@@ -25,4 +26,12 @@ export class CapturingWriter implements ResponseWriter {
     this.writes++;
     this.wire = b;
   }
+}
+
+/**
+ * A test's skip reason when the native addon is not built: never on CI (CI=true), where it must be
+ * built and such a test fails instead.
+ */
+export function skipWithoutAddon(): string | false {
+  return !nativeAddon().ok && process.env.CI !== 'true' ? 'native addon not built' : false;
 }

@@ -5,6 +5,7 @@
  *
  * Also: the known-good answers a liveness probe checks, a /metrics reader and RSS from /proc.
  */
+import { waitUntil } from '../support/wait.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Rcode, RRType } from '../../src/dns/constants.js';
@@ -83,13 +84,7 @@ export async function startTarget(o: TargetOptions & Pick<StartOptions, 'args'> 
   return { srv, port, metricsPort, pid: srv.proc.pid! };
 }
 
-export async function waitUntil(cond: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { waitUntil } from '../support/wait.js';
 
 export async function metricsText(metricsPort: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);

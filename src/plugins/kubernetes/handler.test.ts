@@ -40,10 +40,17 @@ test('an answer is memoized on its name\'s second miss, and served from the memo
   assert.equal(h.memoized, 0, 'asked once: answered, not stored');
   assert.deepEqual(addresses(), ['10.0.0.1']);
   assert.equal(h.memoized, 1, 'stored on the second ask');
+  // The third ask is answered without a lookup: count the store's entry() calls (every lookup of
+  // a Service name makes one; a memo hit only checks versions).
+  let lookups = 0;
+  const entry = store.entry.bind(store);
+  store.entry = ((...a: Parameters<typeof entry>) => (lookups++, entry(...a))) as typeof store.entry;
   assert.deepEqual(addresses(), ['10.0.0.1']);
+  assert.equal(lookups, 0, 'served from the memo');
   assert.equal(h.memoized, 1, 'reused on the third');
   assert.equal(ask(h, web, RRType.AAAA).rcode, Rcode.NOERROR);
   assert.equal(h.memoized, 1, 'another type is another pair: asked once, not stored');
+  assert.ok(lookups > 0, 'and it was looked up: the count above can see a lookup');
   // Stale after a change: the new answer, stored again at once (the name was missed before).
   store.upsertService(clusterIpService('ns', 'web', ['10.0.0.2']));
   assert.deepEqual(addresses(), ['10.0.0.2']);
