@@ -60,11 +60,11 @@ if (r.error || r.status !== 0) {
 if (!loads()) skip(`${path.relative(root, output)} was built but does not load`);
 process.stdout.write(`clusterdns: built ${path.relative(root, output)}\n`);
 
-/** The addon loads in this node and has the expected API. */
+/** The addon loads in this node and is the ABI version its source declares (src/server/udp-batch.ts checks the same). */
 function loads() {
   try {
-    const addon = createRequire(import.meta.url)(output);
-    return typeof addon.open === 'function' && typeof addon.mallocTrim === 'function';
+    const abi = Number(/#define ABI_VERSION (\d+)/.exec(fs.readFileSync(path.join(root, 'native', 'udp_batch.c'), 'utf8'))?.[1]);
+    return createRequire(import.meta.url)(output).abi === abi;
   } catch {
     return false;
   }

@@ -26,9 +26,7 @@ const COUNTERS: ReadonlyArray<readonly [Counted, string, string]> = [
 ];
 
 const live = new Set<BatchSocket>();
-const gone: Record<Counted, number> = {
-  received: 0, sent: 0, batches: 0, truncated: 0, recvErrors: 0, sendErrors: 0, wouldBlock: 0, dropped: 0,
-};
+const gone = Object.fromEntries(COUNTERS.map(([stat]) => [stat, 0])) as Record<Counted, number>;
 let registered = false;
 
 function total(stat: Counted): number {

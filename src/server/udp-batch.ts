@@ -65,9 +65,9 @@ export interface UdpBatchAddon {
   inMeta: number;
   outMeta: number;
   open(fd: number, options: { batch?: number; slot?: number }, onBatch: (n: number) => void): BatchSocket;
-  /** native/malloc_trim.c, built into the same addon (ABI 2): glibc's malloc_trim(0); true when memory was released. */
+  /** native/malloc_trim.c, built into the same addon: glibc's malloc_trim(0); true when memory was released. */
   mallocTrim(): boolean;
-  /** native/page_out.c (ABI 3): madvise(MADV_PAGEOUT) on [start, start + length); 0 or the errno. */
+  /** native/page_out.c, built into the same addon: madvise(MADV_PAGEOUT) on [start, start + length); 0 or the errno. */
   pageOut(start: number, length: number): number;
 }
 
@@ -89,7 +89,8 @@ export function loadAddon(file: string): Availability {
     const reason = e.code === 'MODULE_NOT_FOUND' ? `${file} is not built (npm run build)` : `${file} does not load: ${e.message}`;
     return { ok: false, disabled: false, reason };
   }
-  if (addon.abi !== ABI || addon.inMeta !== IN_META || addon.outMeta !== OUT_META || typeof addon.open !== 'function' || typeof addon.mallocTrim !== 'function' || typeof addon.pageOut !== 'function') {
+  // The ABI version names the whole API (open, mallocTrim, pageOut): it is bumped with any change.
+  if (addon.abi !== ABI || addon.inMeta !== IN_META || addon.outMeta !== OUT_META) {
     return { ok: false, disabled: false, reason: `${file} is a stale build (abi ${String(addon.abi)}, expected ${ABI}): npm run build` };
   }
   return { ok: true, addon };
