@@ -66,7 +66,7 @@ RUN find / -xdev -type f -perm /6000 -exec chmod a-s {} + \
         --home-dir /nonexistent --shell /usr/sbin/nologin nonroot
 # The node binary belongs to the server's user: Linux pages out (MADV_PAGEOUT)
 # the clean pages of a file only for a process that owns it or may write it,
-# and once ready the server gives back the ~20 MB of its binary that only
+# and once ready the server gives back the ~25 MB of its binary that only
 # start-up reads (src/server/page-out.ts: a settled 10k-object server 66 -> 41
 # MB RSS). It still cannot change the file: the pod's root filesystem is
 # read-only. Copied into a fresh base, so the image holds one copy of it.
